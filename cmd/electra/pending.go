@@ -1,0 +1,31 @@
+package main
+
+import "context"
+
+// Subcommands whose issues have not landed yet. Each exits with status 3 and
+// says so; its help names the issue that brings it. When a stage lands, its
+// entry moves out of this file into its own.
+func init() {
+	for _, p := range []struct{ name, summary, issue string }{
+		{"broker", "run the embedded Kafka-protocol broker (kfake) with a data directory", "Ingest I (#4)"},
+		{"ingest", "read corpus files and produce documents to Kafka or a JSON-lines sink", "Ingest I (#4)"},
+		{"transform", "tokenize and pack documents into Arrow example batches", "Transform (#6)"},
+		{"train", "pre-train ELECTRA from Arrow batches (files or Kafka)", "Trainer I (#7)"},
+		{"run", "run a whole pipeline file in one process", "Trainer II (#8)"},
+		{"tokenize", "tokenize text with a BERT WordPiece vocabulary", "Tokenizer (#3)"},
+		{"export", "export an example topic as an Arrow or Parquet dataset", "Transform (#6)"},
+	} {
+		p := p
+		register(&command{
+			name:    p.name,
+			summary: p.summary + " (not implemented yet)",
+			run: func(ctx context.Context, args []string) error {
+				fs := newFlags(p.name, "", p.summary+".\n\nNot implemented yet: arrives with "+p.issue+". Exits with status 3 until then.")
+				if err := parse(fs, args); err != nil {
+					return err
+				}
+				return errNotImplemented
+			},
+		})
+	}
+}

@@ -1,0 +1,97 @@
+package torch_test
+
+import (
+	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/electra-go/electra/trainer/torch"
+)
+
+// TestMLPLearns is the proof that libtorch is linked and autograd works: a
+// two-layer MLP fits y = sin(x0) + x1*x2 well below its starting loss.
+func TestMLPLearns(t *testing.T) {
+	defer torch.LockThread()()
+	torch.Seed(7)
+	torch.SetThreads(1)
+
+	vs := nn.NewVarStore(gotch.CPU)
+	root := vs.Root()
+	l1 := nn.NewLinear(root.Sub("l1"), 3, 32, nn.DefaultLinearConfig())
+	l2 := nn.NewLinear(root.Sub("l2"), 32, 1, nn.DefaultLinearConfig())
+	opt, err := nn.DefaultAdamConfig().Build(vs, 1e-2)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	x := ts.MustRandn([]int64{256, 3}, gotch.Float, gotch.CPU)
+	defer x.MustDrop()
+	s := torch.NewScope()
+	x0 := s.Keep(x.MustSelect(1, 0, false))
+	x1 := s.Keep(x.MustSelect(1, 1, false))
+	x2 := s.Keep(x.MustSelect(1, 2, false))
+	y := s.Keep(s.Keep(x0.MustSin(false)).MustAdd(s.Keep(x1.MustMul(x2, false)), false)).MustUnsqueeze(1, false)
+	s.Close()
+	defer y.MustDrop()
+
+	var first, last float64
+	for step := 0; step < 300; step++ {
+		s := torch.NewScope()
+		h := s.Keep(s.Keep(l1.Forward(x)).MustRelu(false))
+		pred := s.Keep(l2.Forward(h))
+		loss := s.Keep(pred.MustMseLoss(y, int64(1), false)) // 1 = mean reduction
+		opt.MustBackwardStep(loss)
+		v := loss.Float64Values()[0]
+		if step == 0 {
+			first = v
+		}
+		last = v
+		s.Close()
+	}
+	if !(last < first/5) {
+		t.Fatalf("loss did not fall enough: first %.4f last %.4f", first, last)
+	}
+	t.Logf("loss %.4f -> %.4f", first, last)
+}
+
+func TestVersionAndDevice(t *testing.T) {
+	if v := torch.Version(); v == "" {
+		t.Fatal("empty libtorch version")
+	}
+	d, err := torch.Device("cpu")
+	if err != nil || d != gotch.CPU {
+		t.Fatalf("Device(cpu) = %v, %v", d, err)
+	}
+	if _, err := torch.Device("tpu"); err == nil {
+		t.Fatal("Device(tpu) should fail")
+	}
+	auto, err := torch.Device("auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if torch.CUDAAvailable() != (auto != gotch.CPU) {
+		t.Fatalf("auto picked %v with CUDA available=%v", auto, torch.CUDAAvailable())
+	}
+	torch.SetThreads(2)
+	if n := torch.Threads(); n != 2 {
+		t.Fatalf("Threads() = %d after SetThreads(2)", n)
+	}
+}
+
+func TestScopeDropsEverything(t *testing.T) {
+	defer torch.LockThread()()
+	s := torch.NewScope()
+	a := s.Keep(ts.MustOnes([]int64{4}, gotch.Float, gotch.CPU))
+	b := s.Keep(a.MustMulScalar(ts.FloatScalar(2), false))
+	kept := s.Detach(s.Keep(b.MustAdd(a, false)))
+	if s.Len() != 2 {
+		t.Fatalf("scope owns %d, want 2", s.Len())
+	}
+	s.Close()
+	defer kept.MustDrop()
+	if got := kept.Float64Values(); got[0] != 3 {
+		t.Fatalf("kept tensor = %v, want 3s", got)
+	}
+}
