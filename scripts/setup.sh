@@ -70,4 +70,10 @@ if [[ ! -f "$vocab" ]] || [[ $(sha256sum "$vocab" | cut -d' ' -f1) != "$vocab_sh
 	log "vocab ready: $vocab"
 fi
 
+# --- per-room setup steps (npm references, test corpora, ...) -------------
+for step in scripts/setup.d/*.sh; do
+	[[ -e "$step" ]] || continue
+	bash "$step" || { log "setup step $step failed"; exit 1; }
+done
+
 mkdir -p .cache && touch .cache/setup.stamp
