@@ -1,0 +1,375 @@
+package wordpiece
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// ASCII character classes after BertNormalizer, per tokenizer options.
+const (
+	aWord uint8 = iota
+	aSpace
+	aPunct
+	aDrop
+)
+
+// stackWord is the word buffer Encode keeps on its stack: enough for
+// max_input_chars_per_word = 100 characters of up to 4 bytes (a longer word
+// becomes [UNK], so its bytes need not be kept).
+const stackWord = 4*100 + 8
+
+// Encode appends the ids of text to dst and returns the extended slice. It
+// adds no [CLS]/[SEP]. It allocates only when dst must grow.
+func (t *Tokenizer) Encode(dst []int32, text string) []int32 {
+	var arr [stackWord]byte
+	e := encoder{t: t, dst: dst}
+	if need := 4*t.maxChars + 8; need <= len(arr) {
+		e.buf = arr[:]
+	} else {
+		e.buf = make([]byte, need)
+	}
+	for len(t.added) > 0 && len(text) > 0 {
+		pos, a := t.nextAdded(text)
+		if pos < 0 {
+			break
+		}
+		e.text(text[:pos])
+		e.flush()
+		e.dst = append(e.dst, a.id)
+		text = text[pos+len(a.content):]
+	}
+	e.text(text)
+	e.flush()
+	return e.dst
+}
+
+// nextAdded finds the leftmost added token in s, the longest one where
+// several start at the same place (HuggingFace's leftmost-longest match).
+func (t *Tokenizer) nextAdded(s string) (int, *addedToken) {
+	for off := 0; off < len(s); off++ {
+		if t.addedOne >= 0 {
+			i := strings.IndexByte(s[off:], byte(t.addedOne))
+			if i < 0 {
+				return -1, nil
+			}
+			off += i
+		} else if !t.addedFirst[s[off]] {
+			continue
+		}
+		for i := range t.added {
+			if strings.HasPrefix(s[off:], t.added[i].content) {
+				return off, &t.added[i]
+			}
+		}
+	}
+	return -1, nil
+}
+
+// encoder is the state of one Encode call: the word being built and the
+// non-starters waiting for canonical (NFD) ordering.
+type encoder struct {
+	t    *Tokenizer
+	dst  []int32
+	buf  []byte
+	w, n int // bytes and characters in the current word
+
+	pend [32]rune
+	pccc [32]uint8
+	np   int
+}
+
+func (e *encoder) text(s string) {
+	t := e.t
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			if e.np > 0 {
+				e.drain()
+			}
+			switch t.asciiClass[c] {
+			case aWord:
+				e.n++
+				if e.n <= t.maxChars {
+					e.buf[e.w] = t.asciiLower[c]
+					e.w++
+				}
+			case aSpace:
+				e.flush()
+			case aPunct:
+				e.flush()
+				e.dst = append(e.dst, t.punct[c])
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		e.rune(r)
+	}
+}
+
+// rune runs one non-ASCII input character through BertNormalizer and
+// BertPreTokenizer.
+func (e *encoder) rune(r rune) {
+	t := e.t
+	if t.cleanText {
+		if r == utf8.RuneError || isOther(r) {
+			return // removed before NFD, so it does not end a run of marks
+		}
+		if isSpace(r) {
+			e.flush()
+			return
+		}
+	}
+	if t.chinese && isCJK(r) {
+		e.flush()
+		e.normalize(r)
+		e.flush()
+		return
+	}
+	e.normalize(r)
+}
+
+// normalize applies NFD + dropping Mn (when stripping accents), then
+// lowercasing, and hands the resulting characters to the pre-tokenizer.
+func (e *encoder) normalize(r rune) {
+	if !e.t.stripAccents {
+		e.lower(r)
+		return
+	}
+	if r >= hangulBase && r < hangulBase+hangulCount {
+		// Hangul syllables decompose algorithmically into conjoining jamo,
+		// all starters.
+		s := r - hangulBase
+		e.lower(0x1100 + s/(21*28))
+		e.lower(0x1161 + s%(21*28)/28)
+		if t := s % 28; t != 0 {
+			e.lower(0x11A7 + t)
+		}
+		return
+	}
+	var b [utf8.UTFMax]byte
+	n := utf8.EncodeRune(b[:], r)
+	p := norm.NFD.Properties(b[:n])
+	d := p.Decomposition()
+	if d == nil {
+		e.decomposed(r, p.CCC())
+		return
+	}
+	for len(d) > 0 {
+		q := norm.NFD.Properties(d)
+		dr, size := utf8.DecodeRune(d)
+		d = d[size:]
+		e.decomposed(dr, q.CCC())
+	}
+}
+
+// decomposed takes one character of the NFD form. Non-starters are held
+// until the next starter so they can be put in canonical order; marks are
+// dropped, which does not change the order of the rest.
+func (e *encoder) decomposed(r rune, ccc uint8) {
+	if ccc == 0 {
+		if e.np > 0 {
+			e.drain()
+		}
+		if !isMarkNonspacing(r) {
+			e.lower(r)
+		}
+		return
+	}
+	if isMarkNonspacing(r) {
+		return
+	}
+	if e.np == len(e.pend) {
+		e.drain()
+	}
+	e.pend[e.np], e.pccc[e.np] = r, ccc
+	e.np++
+}
+
+// drain emits the held non-starters in canonical order (stable by ccc).
+func (e *encoder) drain() {
+	n := e.np
+	e.np = 0
+	pend, pccc := e.pend, e.pccc
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && pccc[j-1] > pccc[j]; j-- {
+			pend[j-1], pend[j] = pend[j], pend[j-1]
+			pccc[j-1], pccc[j] = pccc[j], pccc[j-1]
+		}
+	}
+	for _, r := range pend[:n] {
+		e.lower(r)
+	}
+}
+
+func (e *encoder) lower(r rune) {
+	if !e.t.lowercase {
+		e.pretok(r)
+		return
+	}
+	if r == 0x130 {
+		// Full case mapping (Rust's char::to_lowercase); Go's simple
+		// mapping would give a bare "i".
+		e.pretok('i')
+		e.pretok(0x307)
+		return
+	}
+	e.pretok(unicode.ToLower(r))
+}
+
+// pretok places one normalized character: whitespace ends the word,
+// punctuation is a word of its own, anything else extends the word.
+func (e *encoder) pretok(r rune) {
+	if r < utf8.RuneSelf {
+		switch e.t.pretokASCII[r] {
+		case aSpace:
+			e.flush()
+			return
+		case aPunct:
+			e.flush()
+			e.dst = append(e.dst, e.t.punct[r])
+			return
+		}
+		e.add(r)
+		return
+	}
+	if isSpace(r) {
+		e.flush()
+		return
+	}
+	if isPunct(r) {
+		e.flush()
+		e.add(r)
+		e.flush()
+		return
+	}
+	e.add(r)
+}
+
+func (e *encoder) add(r rune) {
+	e.n++
+	if e.n > e.t.maxChars {
+		return // the word is [UNK] whatever follows; count, don't keep
+	}
+	if r < utf8.RuneSelf {
+		e.buf[e.w] = byte(r)
+		e.w++
+		return
+	}
+	e.w += utf8.EncodeRune(e.buf[e.w:], r)
+}
+
+// flush ends the current word and appends its WordPiece ids.
+func (e *encoder) flush() {
+	if e.np > 0 {
+		e.drain()
+	}
+	if e.n == 0 {
+		return
+	}
+	if e.n > e.t.maxChars {
+		e.dst = append(e.dst, e.t.unk)
+	} else {
+		e.dst = e.t.wordpiece(e.dst, e.buf[:e.w])
+	}
+	e.w, e.n = 0, 0
+}
+
+// wordpiece appends the greedy longest-match-first pieces of word, or one
+// [UNK] if some part of it matches no piece.
+func (t *Tokenizer) wordpiece(dst []int32, word []byte) []int32 {
+	if id, ok := t.head[string(word)]; ok {
+		return append(dst, id)
+	}
+	mark := len(dst)
+	vocab := t.head
+	for start := 0; start < len(word); {
+		end := min(len(word), start+t.maxPiece)
+		for end < len(word) && !utf8.RuneStart(word[end]) {
+			end--
+		}
+		found := false
+		for end > start {
+			if id, ok := vocab[string(word[start:end])]; ok {
+				dst = append(dst, id)
+				found = true
+				break
+			}
+			end--
+			for end > start && !utf8.RuneStart(word[end]) {
+				end--
+			}
+		}
+		if !found {
+			return append(dst[:mark], t.unk)
+		}
+		start = end
+		vocab = t.cont
+	}
+	return dst
+}
+
+const (
+	hangulBase  = 0xAC00
+	hangulCount = 19 * 21 * 28
+)
+
+// EncodeBatch encodes texts on workers goroutines (GOMAXPROCS when
+// workers <= 0). The result is in input order. It stops early with the
+// context's error when ctx is cancelled.
+func (t *Tokenizer) EncodeBatch(ctx context.Context, texts []string, workers int) ([][]int32, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	out := make([][]int32, len(texts))
+	const chunk = 64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, (len(texts)+chunk-1)/chunk) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(texts) {
+					return
+				}
+				for i := lo; i < min(lo+chunk, len(texts)); i++ {
+					out[i] = t.Encode(make([]int32, 0, len(texts[i])/4+4), texts[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Decode joins the tokens of ids with spaces, gluing "##" continuations to
+// the piece before them. It is meant for people reading examples; it does not
+// undo normalization.
+func (t *Tokenizer) Decode(ids []int32) string {
+	var b strings.Builder
+	for i, id := range ids {
+		tok := t.Token(id)
+		if rest, ok := strings.CutPrefix(tok, t.prefix); ok && i > 0 && rest != "" {
+			b.WriteString(rest)
+			continue
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
