@@ -47,8 +47,8 @@ want="replace github.com/sugarme/gotch ${gotch_version} => ./${gotch_dst}"
 if [[ ! -f go.work ]] || ! grep -qF "$want" go.work; then
 	log "writing go.work (gotch => ./${gotch_dst})"
 	rm -f go.work go.work.sum
-	go work init .
-	go work edit -replace "github.com/sugarme/gotch@${gotch_version}=./${gotch_dst}"
+	env -u GOWORK go work init .
+	env -u GOWORK go work edit -replace "github.com/sugarme/gotch@${gotch_version}=./${gotch_dst}"
 fi
 
 # --- BERT uncased vocabulary -------------------------------------------------
