@@ -1,0 +1,529 @@
+package schemas
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// The example contract, electra.examples.v1: fixed-length pre-training
+// examples as Arrow record batches. One Kafka message on the examples topic
+// is a self-contained Arrow IPC stream (schema, one record batch,
+// end-of-stream) with LZ4_FRAME buffer compression and no Kafka-level
+// compression, so any Arrow reader can open a message on its own.
+const (
+	// ExamplesSchemaName names the contract; it is the value of the
+	// "schema" header and of the schema metadata key MetaSchema.
+	ExamplesSchemaName = "electra.examples.v1"
+	// ExamplesContentType is the content-type header of an examples message.
+	ExamplesContentType = "application/vnd.apache.arrow.stream"
+
+	// Kafka header keys of an examples message.
+	ExamplesHeaderSchema      = "schema"
+	ExamplesHeaderContentType = "content-type"
+	// ExamplesHeaderBatchID carries a deterministic id derived from the
+	// consumed partition and offset range (see transform). A redelivered
+	// batch carries the same id, so consumers drop duplicates by it.
+	ExamplesHeaderBatchID = "batch-id"
+
+	// Schema metadata keys.
+	MetaSchema       = "electra.schema"
+	MetaMaxSeqLength = "electra.max_seq_length"
+	MetaVocabSHA256  = "electra.vocab_sha256"
+	MetaTokenizer    = "electra.tokenizer"
+
+	// Column names, in schema order.
+	ColInputIDs   = "input_ids"
+	ColSegmentIDs = "segment_ids"
+	ColLength     = "length"
+	ColDocID      = "doc_id"
+	ColSource     = "source"
+
+	// PadID pads input_ids past Length; segment_ids are 0 there too. The
+	// input mask is position < Length.
+	PadID = 0
+)
+
+// Example is one packed pre-training example:
+// [CLS] A [SEP] (B [SEP]), without padding.
+type Example struct {
+	// InputIDs holds Length token ids; len(InputIDs) <= MaxSeqLength.
+	InputIDs []int32
+	// SegmentIDs is 0 for [CLS] A [SEP] and 1 for B [SEP]; same length as
+	// InputIDs.
+	SegmentIDs []int8
+	// DocID is the id of the document the example was cut from.
+	DocID string
+	// Source is the document's source (wikipedia, books, ...).
+	Source string
+}
+
+// ExamplesMeta is the schema-level metadata every batch carries.
+type ExamplesMeta struct {
+	// MaxSeqLength is L, the fixed width of input_ids and segment_ids.
+	MaxSeqLength int
+	// VocabSHA256 is the hex sha256 of the vocabulary file the ids index.
+	VocabSHA256 string
+	// Tokenizer names the tokenizer, e.g. "wordpiece-bert-uncased".
+	Tokenizer string
+}
+
+func (m ExamplesMeta) validate() error {
+	if m.MaxSeqLength < 5 || m.MaxSeqLength > 32767 {
+		return fmt.Errorf("examples: max_seq_length %d out of range [5, 32767]", m.MaxSeqLength)
+	}
+	return nil
+}
+
+// ExamplesSchema returns the Arrow schema of electra.examples.v1 for meta.
+func ExamplesSchema(meta ExamplesMeta) *arrow.Schema {
+	l := int32(meta.MaxSeqLength)
+	md := arrow.NewMetadata(
+		[]string{MetaSchema, MetaMaxSeqLength, MetaVocabSHA256, MetaTokenizer},
+		[]string{ExamplesSchemaName, strconv.Itoa(meta.MaxSeqLength), meta.VocabSHA256, meta.Tokenizer},
+	)
+	return arrow.NewSchema([]arrow.Field{
+		{Name: ColInputIDs, Type: arrow.FixedSizeListOfNonNullable(l, arrow.PrimitiveTypes.Int32)},
+		{Name: ColSegmentIDs, Type: arrow.FixedSizeListOfNonNullable(l, arrow.PrimitiveTypes.Int8)},
+		{Name: ColLength, Type: arrow.PrimitiveTypes.Int16},
+		{Name: ColDocID, Type: arrow.BinaryTypes.String},
+		{Name: ColSource, Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}},
+	}, &md)
+}
+
+// MetaFromSchema reads ExamplesMeta back from a schema and checks that the
+// schema is electra.examples.v1 with consistent column widths.
+func MetaFromSchema(s *arrow.Schema) (ExamplesMeta, error) {
+	md := s.Metadata()
+	get := func(k string) string {
+		if i := md.FindKey(k); i >= 0 {
+			return md.Values()[i]
+		}
+		return ""
+	}
+	if got := get(MetaSchema); got != ExamplesSchemaName {
+		return ExamplesMeta{}, fmt.Errorf("examples: schema metadata %s=%q, want %q (not an electra examples batch?)", MetaSchema, got, ExamplesSchemaName)
+	}
+	l, err := strconv.Atoi(get(MetaMaxSeqLength))
+	if err != nil {
+		return ExamplesMeta{}, fmt.Errorf("examples: schema metadata %s=%q is not an integer", MetaMaxSeqLength, get(MetaMaxSeqLength))
+	}
+	meta := ExamplesMeta{MaxSeqLength: l, VocabSHA256: get(MetaVocabSHA256), Tokenizer: get(MetaTokenizer)}
+	if err := meta.validate(); err != nil {
+		return ExamplesMeta{}, err
+	}
+	want := ExamplesSchema(meta)
+	if len(s.Fields()) != len(want.Fields()) {
+		return ExamplesMeta{}, fmt.Errorf("examples: schema has %d columns, want %d (%s)", len(s.Fields()), len(want.Fields()), want)
+	}
+	for i, f := range want.Fields() {
+		g := s.Field(i)
+		if g.Name != f.Name || !arrow.TypeEqual(g.Type, f.Type) {
+			return ExamplesMeta{}, fmt.Errorf("examples: column %d is %s %s, want %s %s", i, g.Name, g.Type, f.Name, f.Type)
+		}
+	}
+	return meta, nil
+}
+
+// ExampleBatch is a decoded record batch in plain Go memory, laid out for
+// the trainer: InputIDs and SegmentIDs are row-major [Rows][MaxSeqLength]
+// with padding, ready to become tensors without another copy.
+type ExampleBatch struct {
+	Meta       ExamplesMeta
+	Rows       int
+	InputIDs   []int32 // Rows*MaxSeqLength, PadID past Lengths[i]
+	SegmentIDs []int8  // Rows*MaxSeqLength, 0 past Lengths[i]
+	Lengths    []int16 // tokens before padding
+	DocIDs     []string
+	Sources    []string
+}
+
+// Example returns row i as an Example (slices alias the batch).
+func (b *ExampleBatch) Example(i int) Example {
+	l := b.Meta.MaxSeqLength
+	n := int(b.Lengths[i])
+	return Example{
+		InputIDs:   b.InputIDs[i*l : i*l+n],
+		SegmentIDs: b.SegmentIDs[i*l : i*l+n],
+		DocID:      b.DocIDs[i],
+		Source:     b.Sources[i],
+	}
+}
+
+// Tokens is the number of non-padding tokens in the batch.
+func (b *ExampleBatch) Tokens() int64 {
+	var n int64
+	for _, l := range b.Lengths {
+		n += int64(l)
+	}
+	return n
+}
+
+// NewExamplesRecord builds one record batch from examples. The caller owns
+// the result and must Release it. Examples longer than MaxSeqLength or with
+// mismatched segment ids are an error, never silently cut.
+func NewExamplesRecord(mem memory.Allocator, meta ExamplesMeta, examples []Example) (arrow.RecordBatch, error) {
+	return newExamplesRecord(mem, meta, examples, nil)
+}
+
+// NewExamplesRecordDict is NewExamplesRecord with the source column's
+// dictionary fixed to dict, in that order. Arrow IPC files allow one
+// dictionary per column for the whole file, so every batch of a file shard
+// is built against the same dict; a source outside it is an error.
+func NewExamplesRecordDict(mem memory.Allocator, meta ExamplesMeta, examples []Example, dict []string) (arrow.RecordBatch, error) {
+	if dict == nil {
+		dict = []string{}
+	}
+	return newExamplesRecord(mem, meta, examples, dict)
+}
+
+func newExamplesRecord(mem memory.Allocator, meta ExamplesMeta, examples []Example, dict []string) (arrow.RecordBatch, error) {
+	if err := meta.validate(); err != nil {
+		return nil, err
+	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	l := meta.MaxSeqLength
+	schema := ExamplesSchema(meta)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	ids := b.Field(0).(*array.FixedSizeListBuilder)
+	idv := ids.ValueBuilder().(*array.Int32Builder)
+	segs := b.Field(1).(*array.FixedSizeListBuilder)
+	segv := segs.ValueBuilder().(*array.Int8Builder)
+	lens := b.Field(2).(*array.Int16Builder)
+	docs := b.Field(3).(*array.StringBuilder)
+	srcs := b.Field(4).(*array.BinaryDictionaryBuilder)
+
+	var known map[string]bool
+	if dict != nil {
+		known = make(map[string]bool, len(dict))
+		sb := array.NewStringBuilder(mem)
+		for _, v := range dict {
+			known[v] = true
+			sb.Append(v)
+		}
+		d := sb.NewStringArray()
+		sb.Release()
+		err := srcs.InsertStringDictValues(d)
+		d.Release()
+		if err != nil {
+			return nil, fmt.Errorf("examples: seed source dictionary: %w", err)
+		}
+	}
+
+	n := len(examples)
+	ids.Reserve(n)
+	segs.Reserve(n)
+	idv.Reserve(n * l)
+	segv.Reserve(n * l)
+	lens.Reserve(n)
+	docs.Reserve(n)
+	padIDs := make([]int32, l)
+	padSegs := make([]int8, l)
+	for i, e := range examples {
+		if len(e.InputIDs) > l {
+			return nil, fmt.Errorf("examples: example %d (doc %q) has %d tokens, max_seq_length is %d", i, e.DocID, len(e.InputIDs), l)
+		}
+		if len(e.SegmentIDs) != len(e.InputIDs) {
+			return nil, fmt.Errorf("examples: example %d (doc %q) has %d segment ids for %d tokens", i, e.DocID, len(e.SegmentIDs), len(e.InputIDs))
+		}
+		ids.Append(true)
+		idv.AppendValues(e.InputIDs, nil)
+		idv.AppendValues(padIDs[:l-len(e.InputIDs)], nil)
+		segs.Append(true)
+		segv.AppendValues(e.SegmentIDs, nil)
+		segv.AppendValues(padSegs[:l-len(e.SegmentIDs)], nil)
+		lens.Append(int16(len(e.InputIDs)))
+		docs.Append(e.DocID)
+		if known != nil && !known[e.Source] {
+			return nil, fmt.Errorf("examples: example %d (doc %q) has source %q outside the fixed dictionary %q", i, e.DocID, e.Source, dict)
+		}
+		if err := srcs.AppendString(e.Source); err != nil {
+			return nil, fmt.Errorf("examples: example %d source %q: %w", i, e.Source, err)
+		}
+	}
+	return b.NewRecordBatch(), nil
+}
+
+// EncodeExamplesMessage encodes examples as one Kafka message value: an
+// Arrow IPC stream with the schema, one record batch and end-of-stream,
+// buffers LZ4_FRAME-compressed.
+func EncodeExamplesMessage(meta ExamplesMeta, examples []Example) ([]byte, error) {
+	rec, err := NewExamplesRecord(memory.DefaultAllocator, meta, examples)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	return EncodeExamplesRecord(rec)
+}
+
+// EncodeExamplesRecord writes rec as a self-contained LZ4-compressed IPC
+// stream.
+func EncodeExamplesRecord(rec arrow.RecordBatch) ([]byte, error) {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()), ipc.WithLZ4())
+	if err := w.Write(rec); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("examples: encode IPC batch: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("examples: close IPC stream: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeExamplesMessage decodes one examples message value (an IPC stream
+// holding exactly one record batch) into Go memory.
+func DecodeExamplesMessage(value []byte) (*ExampleBatch, error) {
+	if err := checkSchemaMessage(value); err != nil {
+		return nil, fmt.Errorf("examples: corrupt message: %w", err)
+	}
+	var out *ExampleBatch
+	n := 0
+	// No message in a stream of len(value) bytes can be larger than that;
+	// without the limits a corrupt length field makes the reader allocate
+	// whatever it claims.
+	limit := int64(len(value)) + 1
+	opts := []ipc.Option{ipc.WithBodySizeLimit(limit), ipc.WithMetadataSizeLimit(limit), ipc.WithAllocator(boundedAllocator{})}
+	for b, err := range readExamplesStream(bytes.NewReader(value), opts...) {
+		if err != nil {
+			return nil, err
+		}
+		out = b
+		n++
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("examples: message holds %d record batches, want exactly 1", n)
+	}
+	return out, nil
+}
+
+// ReadExamplesStream yields the record batches of an Arrow IPC stream of
+// electra.examples.v1, decoded into Go memory. It stops at the first error.
+func ReadExamplesStream(r io.Reader) iter.Seq2[*ExampleBatch, error] {
+	return readExamplesStream(r)
+}
+
+func readExamplesStream(r io.Reader, opts ...ipc.Option) iter.Seq2[*ExampleBatch, error] {
+	return func(yield func(*ExampleBatch, error) bool) {
+		rd, err := newStreamReader(r, opts...)
+		if err != nil {
+			yield(nil, fmt.Errorf("examples: open IPC stream: %w", err))
+			return
+		}
+		defer rd.Release()
+		meta, err := MetaFromSchema(rd.Schema())
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for i := 0; ; i++ {
+			rec, ok, err := nextRecord(rd)
+			if err != nil {
+				yield(nil, fmt.Errorf("examples: IPC stream batch %d: %w", i, err))
+				return
+			}
+			if !ok {
+				return
+			}
+			b, err := BatchFromRecord(meta, rec)
+			if err != nil {
+				yield(nil, fmt.Errorf("examples: IPC stream batch %d: %w", i, err))
+				return
+			}
+			if !yield(b, nil) {
+				return
+			}
+		}
+	}
+}
+
+// newStreamReader and nextRecord turn panics of the IPC reader on corrupt
+// input into errors: a malformed message is bad input, not a crash.
+func newStreamReader(r io.Reader, opts ...ipc.Option) (rd *ipc.Reader, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rd, err = nil, fmt.Errorf("corrupt IPC stream: %v", p)
+		}
+	}()
+	// ipc.NewReader ignores the size limits; only a MessageReader honours
+	// them.
+	return ipc.NewReaderFromMessageReader(ipc.NewMessageReader(r, opts...), opts...)
+}
+
+// maxDecodedBuffer bounds one decompressed buffer. A real batch of 1024 rows
+// at L=512 needs 2 MiB per column; a corrupt LZ4 header can claim hundreds
+// of GiB, which the reader would try to allocate.
+const maxDecodedBuffer = 256 << 20
+
+// boundedAllocator panics (recovered into an error by nextRecord) instead
+// of attempting an absurd allocation.
+type boundedAllocator struct{}
+
+func (boundedAllocator) Allocate(n int) []byte {
+	if n > maxDecodedBuffer {
+		panic(fmt.Sprintf("buffer of %d bytes exceeds the %d-byte bound", n, maxDecodedBuffer))
+	}
+	return memory.DefaultAllocator.Allocate(n)
+}
+
+func (boundedAllocator) Reallocate(n int, b []byte) []byte {
+	if n > maxDecodedBuffer {
+		panic(fmt.Sprintf("buffer of %d bytes exceeds the %d-byte bound", n, maxDecodedBuffer))
+	}
+	return memory.DefaultAllocator.Reallocate(n, b)
+}
+
+func (boundedAllocator) Free(b []byte) { memory.DefaultAllocator.Free(b) }
+
+func nextRecord(rd *ipc.Reader) (rec arrow.RecordBatch, ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rec, ok, err = nil, false, fmt.Errorf("corrupt IPC batch: %v", p)
+		}
+	}()
+	if !rd.Next() {
+		return nil, false, rd.Err()
+	}
+	return rd.RecordBatch(), true, nil
+}
+
+// ReadExamplesFile yields the record batches of an Arrow IPC file (the
+// dataset shard format, magic "ARROW1") decoded into Go memory.
+func ReadExamplesFile(path string) iter.Seq2[*ExampleBatch, error] {
+	return func(yield func(*ExampleBatch, error) bool) {
+		f, err := os.Open(path)
+		if err != nil {
+			yield(nil, fmt.Errorf("examples: %w", err))
+			return
+		}
+		defer f.Close()
+		fr, err := openFileReader(f)
+		if err != nil {
+			yield(nil, fmt.Errorf("examples: %s: open IPC file: %w", path, err))
+			return
+		}
+		defer fr.Close()
+		meta, err := MetaFromSchema(fr.Schema())
+		if err != nil {
+			yield(nil, fmt.Errorf("%s: %w", path, err))
+			return
+		}
+		for i := 0; i < fr.NumRecords(); i++ {
+			b, err := fileBatch(fr, meta, i)
+			if err != nil {
+				yield(nil, fmt.Errorf("examples: %s: batch %d: %w", path, i, err))
+				return
+			}
+			if !yield(b, nil) {
+				return
+			}
+		}
+	}
+}
+
+func openFileReader(f *os.File) (fr *ipc.FileReader, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fr, err = nil, fmt.Errorf("corrupt IPC file: %v", p)
+		}
+	}()
+	return ipc.NewFileReader(f)
+}
+
+func fileBatch(fr *ipc.FileReader, meta ExamplesMeta, i int) (b *ExampleBatch, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("corrupt IPC batch: %v", p)
+		}
+	}()
+	rec, err := fr.RecordBatch(i)
+	if err != nil {
+		return nil, err
+	}
+	// FileReader.RecordBatch returns a batch the reader owns and releases.
+	return BatchFromRecord(meta, rec)
+}
+
+// BatchFromRecord copies an electra.examples.v1 record into Go memory and
+// checks its invariants (lengths within [0, L], no nulls). It does not
+// release rec.
+func BatchFromRecord(meta ExamplesMeta, rec arrow.RecordBatch) (b *ExampleBatch, err error) {
+	// IPC readers do not validate buffers against offsets; a corrupt batch
+	// surfaces as an index panic here, which is bad input, not a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("corrupt record batch: %v", p)
+		}
+	}()
+	if rec.NumCols() != 5 {
+		return nil, fmt.Errorf("record has %d columns, want 5", rec.NumCols())
+	}
+	l := meta.MaxSeqLength
+	rows := int(rec.NumRows())
+	ids, ok1 := rec.Column(0).(*array.FixedSizeList)
+	segs, ok2 := rec.Column(1).(*array.FixedSizeList)
+	lens, ok3 := rec.Column(2).(*array.Int16)
+	docs, ok4 := rec.Column(3).(*array.String)
+	srcs, ok5 := rec.Column(4).(*array.Dictionary)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+		return nil, errors.New("record columns do not have the electra.examples.v1 types")
+	}
+	for i := 0; i < 5; i++ {
+		if c := rec.Column(i); c.NullN() != 0 || c.Len() != rows {
+			return nil, fmt.Errorf("column %s: %d nulls, %d rows (want 0 nulls, %d rows)", rec.ColumnName(i), c.NullN(), c.Len(), rows)
+		}
+	}
+	idv, ok1 := ids.ListValues().(*array.Int32)
+	segv, ok2 := segs.ListValues().(*array.Int8)
+	dict, ok3 := srcs.Dictionary().(*array.String)
+	if !ok1 || !ok2 || !ok3 {
+		return nil, errors.New("record list or dictionary values do not have the electra.examples.v1 types")
+	}
+	if err := docs.ValidateFull(); err != nil {
+		return nil, fmt.Errorf("column %s: %w", ColDocID, err)
+	}
+	if err := dict.ValidateFull(); err != nil {
+		return nil, fmt.Errorf("column %s dictionary: %w", ColSource, err)
+	}
+	idOff, segOff := ids.Offset()*l, segs.Offset()*l
+	if idv.Len() < idOff+rows*l || segv.Len() < segOff+rows*l {
+		return nil, fmt.Errorf("list values too short for %d rows of %d", rows, l)
+	}
+	b = &ExampleBatch{
+		Meta:       meta,
+		Rows:       rows,
+		InputIDs:   make([]int32, rows*l),
+		SegmentIDs: make([]int8, rows*l),
+		Lengths:    make([]int16, rows),
+		DocIDs:     make([]string, rows),
+		Sources:    make([]string, rows),
+	}
+	copy(b.InputIDs, idv.Int32Values()[idOff:idOff+rows*l])
+	copy(b.SegmentIDs, segv.Int8Values()[segOff:segOff+rows*l])
+	for i := 0; i < rows; i++ {
+		n := lens.Value(i)
+		if n < 0 || int(n) > l {
+			return nil, fmt.Errorf("row %d: length %d outside [0, %d]", i, n, l)
+		}
+		b.Lengths[i] = n
+		b.DocIDs[i] = docs.Value(i)
+		k := srcs.GetValueIndex(i)
+		if k < 0 || k >= dict.Len() {
+			return nil, fmt.Errorf("row %d: source dictionary index %d outside [0, %d)", i, k, dict.Len())
+		}
+		b.Sources[i] = dict.Value(k)
+	}
+	return b, nil
+}
