@@ -7,8 +7,6 @@ import "context"
 // entry moves out of this file into its own.
 func init() {
 	for _, p := range []struct{ name, summary, issue string }{
-		{"broker", "run the embedded Kafka-protocol broker (kfake) with a data directory", "Ingest I (#4)"},
-		{"ingest", "read corpus files and produce documents to Kafka or a JSON-lines sink", "Ingest I (#4)"},
 		{"transform", "tokenize and pack documents into Arrow example batches", "Transform (#6)"},
 		{"train", "pre-train ELECTRA from Arrow batches (files or Kafka)", "Trainer I (#7)"},
 		{"run", "run a whole pipeline file in one process", "Trainer II (#8)"},
