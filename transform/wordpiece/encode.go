@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -159,7 +158,7 @@ func (e *encoder) normalize(r rune) {
 	n := utf8.EncodeRune(b[:], r)
 	p := norm.NFD.Properties(b[:n])
 	d := p.Decomposition()
-	if d == nil {
+	if d == nil || !decomposes(r) {
 		e.decomposed(r, p.CCC())
 		return
 	}
@@ -222,7 +221,7 @@ func (e *encoder) lower(r rune) {
 		e.pretok(0x307)
 		return
 	}
-	e.pretok(unicode.ToLower(r))
+	e.pretok(lowerRune(r))
 }
 
 // pretok places one normalized character: whitespace ends the word,

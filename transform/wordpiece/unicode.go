@@ -2,6 +2,16 @@ package wordpiece
 
 import "unicode"
 
+// HuggingFace's BertNormalizer and BertPreTokenizer classify characters with
+// the unicode_categories crate, whose tables predate Go's (Unicode 15) by
+// several versions: characters assigned or re-categorised since are not
+// punctuation, marks or format characters to HuggingFace, and Rust's
+// lowercasing follows a newer Unicode than Go's. The hf* tables in
+// unicode_hf.go list exactly those code points; they were measured against
+// HuggingFace code point by code point (scripts/hf/golden.js writes
+// testdata/codepoints.tsv.gz, and TestCodePoints -update-unicode rewrites
+// unicode_hf.go from it), and TestCodePoints checks all of them.
+
 // Character classes as HuggingFace's BertNormalizer and BertPreTokenizer see
 // them.
 
@@ -15,8 +25,12 @@ func isOther(r rune) bool {
 	if r < 0x80 {
 		return r < 0x20 || r == 0x7f
 	}
-	return !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z)
+	return goIsOther(r) && !unicode.Is(hfNotOther, r) || unicode.Is(hfOther, r)
 }
+
+// goIsOther: HuggingFace's table comes from UnicodeData.txt, which lists no
+// unassigned (Cn) code points, so those are kept, not dropped.
+func goIsOther(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs) }
 
 // isSpace is Rust's char::is_whitespace (the White_Space property).
 func isSpace(r rune) bool { return unicode.Is(unicode.White_Space, r) }
@@ -26,11 +40,17 @@ func isPunct(r rune) bool {
 	if r < 0x80 {
 		return r >= '!' && r <= '/' || r >= ':' && r <= '@' || r >= '[' && r <= '`' || r >= '{' && r <= '~'
 	}
-	return unicode.In(r, unicode.P)
+	return goIsPunct(r) && !unicode.Is(hfNotPunct, r) || unicode.Is(hfPunct, r)
 }
 
+func goIsPunct(r rune) bool { return unicode.In(r, unicode.P) }
+
 // isMarkNonspacing is general category Mn.
-func isMarkNonspacing(r rune) bool { return unicode.Is(unicode.Mn, r) }
+func isMarkNonspacing(r rune) bool {
+	return goIsMn(r) && !unicode.Is(hfNotMn, r) || unicode.Is(hfMn, r)
+}
+
+func goIsMn(r rune) bool { return unicode.Is(unicode.Mn, r) }
 
 // isCJK is BERT's "Chinese character" ranges (CJK Unified Ideographs and
 // their extensions and compatibility blocks; not Hangul, kana or CJK
@@ -52,5 +72,16 @@ func toLower(dst []rune, r rune) []rune {
 	if r == 0x130 {
 		return append(dst, 'i', 0x307)
 	}
-	return append(dst, unicode.ToLower(r))
+	return append(dst, lowerRune(r))
 }
+
+// lowerRune is the lowercase of r for every r but U+0130.
+func lowerRune(r rune) rune {
+	if l, ok := hfLower[r]; ok {
+		return l
+	}
+	return unicode.ToLower(r)
+}
+
+// decomposes reports whether NFD changes r for HuggingFace.
+func decomposes(r rune) bool { return !unicode.Is(hfNoDecompose, r) }

@@ -42,8 +42,8 @@ type Tokenizer struct {
 	asciiClass  [128]uint8 // class of a raw ASCII byte under BertNormalizer + BertPreTokenizer
 	pretokASCII [128]uint8 // class of a normalized ASCII character under BertPreTokenizer
 	asciiLower  [128]byte
-	sha   string
-	spec  Specials
+	sha         string
+	spec        Specials
 }
 
 type addedToken struct {
