@@ -88,7 +88,9 @@ func (b flatbuf) field(t, i int) int {
 	vt := t - int(int32(s))
 	vsize := int(binary.LittleEndian.Uint16(b[vt:]))
 	slot := 4 + 2*i
-	if slot+2 > vsize {
+	// Same rule as the flatbuffers runtime (slot < vsize), which reads a
+	// slot straddling an odd, corrupt vtable size.
+	if slot >= vsize || vt+slot+2 > len(b) {
 		return 0
 	}
 	o := int(binary.LittleEndian.Uint16(b[vt+slot:]))
