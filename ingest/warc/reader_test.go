@@ -78,7 +78,7 @@ func sampleRecords(nl string) []testRecord {
 			content: "HTTP/1.1 200 OK" + nl + "Content-Type: text/html" + nl + nl + "<p>WARC/1.0" + nl + nl + "WARC/1.0" + nl + "</p>"},
 		{typ: "request", id: "<urn:uuid:00000000-0000-4000-8000-000000000003>", uri: "http://a.example/y", content: ""},
 		{typ: "resource", id: "<urn:uuid:00000000-0000-4000-8000-000000000004>", uri: "http://a.example/z.bin",
-			extra: [][2]string{{"WARC-TREC-ID", "clueweb09-en0000-00-00004"}, {"WARC-Identified-Payload-Type", ""}},
+			extra:   [][2]string{{"WARC-TREC-ID", "clueweb09-en0000-00-00004"}, {"WARC-Identified-Payload-Type", ""}},
 			content: "\x00\x01\x02\r\n\r\n\xff\xfe binary"},
 	}
 }
