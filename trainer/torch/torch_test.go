@@ -95,3 +95,23 @@ func TestScopeDropsEverything(t *testing.T) {
 		t.Fatalf("kept tensor = %v, want 3s", got)
 	}
 }
+
+func TestNoGradRestores(t *testing.T) {
+	defer torch.LockThread()()
+	if prev := torch.SetGradEnabled(true); !prev {
+		t.Log("grad mode was off at start")
+	}
+	restore := torch.NoGrad()
+	if torch.SetGradEnabled(false) {
+		t.Fatal("NoGrad left grad mode on")
+	}
+	inner := torch.NoGrad()
+	inner()
+	if torch.SetGradEnabled(false) {
+		t.Fatal("nested NoGrad restore turned grad mode on")
+	}
+	restore()
+	if !torch.SetGradEnabled(true) {
+		t.Fatal("NoGrad did not restore grad mode")
+	}
+}
