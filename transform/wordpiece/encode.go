@@ -27,13 +27,7 @@ const stackWord = 4*100 + 8
 // Encode appends the ids of text to dst and returns the extended slice. It
 // adds no [CLS]/[SEP]. It allocates only when dst must grow.
 func (t *Tokenizer) Encode(dst []int32, text string) []int32 {
-	var arr [stackWord]byte
 	e := encoder{t: t, dst: dst}
-	if need := 4*t.maxChars + 8; need <= len(arr) {
-		e.buf = arr[:]
-	} else {
-		e.buf = make([]byte, need)
-	}
 	for len(t.added) > 0 && len(text) > 0 {
 		pos, a := t.nextAdded(text)
 		if pos < 0 {
@@ -76,8 +70,11 @@ func (t *Tokenizer) nextAdded(s string) (int, *addedToken) {
 type encoder struct {
 	t    *Tokenizer
 	dst  []int32
-	buf  []byte
 	w, n int // bytes and characters in the current word
+	buf  [stackWord]byte
+	// spill holds words longer than buf, possible only when a
+	// tokenizer.json raises max_input_chars_per_word above 100.
+	spill []byte
 
 	pend [32]rune
 	pccc [32]uint8
@@ -97,8 +94,12 @@ func (e *encoder) text(s string) {
 			case aWord:
 				e.n++
 				if e.n <= t.maxChars {
-					e.buf[e.w] = t.asciiLower[c]
-					e.w++
+					if e.w < len(e.buf) {
+						e.buf[e.w] = t.asciiLower[c]
+						e.w++
+					} else {
+						e.addSpill(rune(t.asciiLower[c]))
+					}
 				}
 			case aSpace:
 				e.flush()
@@ -258,12 +259,27 @@ func (e *encoder) add(r rune) {
 	if e.n > e.t.maxChars {
 		return // the word is [UNK] whatever follows; count, don't keep
 	}
+	if e.w+utf8.UTFMax > len(e.buf) {
+		e.addSpill(r)
+		return
+	}
 	if r < utf8.RuneSelf {
 		e.buf[e.w] = byte(r)
 		e.w++
 		return
 	}
 	e.w += utf8.EncodeRune(e.buf[e.w:], r)
+}
+
+func (e *encoder) addSpill(r rune) {
+	if e.spill == nil {
+		e.spill = make([]byte, 0, 4*e.t.maxChars+utf8.UTFMax)
+	}
+	if len(e.spill) == 0 {
+		e.spill = append(e.spill, e.buf[:e.w]...)
+	}
+	e.spill = utf8.AppendRune(e.spill, r)
+	e.w = len(e.spill)
 }
 
 // flush ends the current word and appends its WordPiece ids.
@@ -276,10 +292,13 @@ func (e *encoder) flush() {
 	}
 	if e.n > e.t.maxChars {
 		e.dst = append(e.dst, e.t.unk)
+	} else if len(e.spill) > 0 {
+		e.dst = e.t.wordpiece(e.dst, e.spill)
 	} else {
 		e.dst = e.t.wordpiece(e.dst, e.buf[:e.w])
 	}
 	e.w, e.n = 0, 0
+	e.spill = e.spill[:0]
 }
 
 // wordpiece appends the greedy longest-match-first pieces of word, or one

@@ -272,11 +272,11 @@ type tokenizerJSON struct {
 		Type string `json:"type"`
 	} `json:"pre_tokenizer"`
 	Model *struct {
-		Type                    string           `json:"type"`
-		UnkToken                string           `json:"unk_token"`
-		ContinuingSubwordPrefix *string          `json:"continuing_subword_prefix"`
-		MaxInputCharsPerWord    *int             `json:"max_input_chars_per_word"`
-		Vocab                   map[string]int32 `json:"vocab"`
+		Type                    string          `json:"type"`
+		UnkToken                string          `json:"unk_token"`
+		ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
+		MaxInputCharsPerWord    *int            `json:"max_input_chars_per_word"`
+		Vocab                   json.RawMessage `json:"vocab"`
 	} `json:"model"`
 }
 
@@ -306,7 +306,7 @@ func fromTokenizerJSON(data []byte) (*Tokenizer, error) {
 	n := j.Normalizer
 	lower := opt(n.Lowercase, true)
 	c := config{
-		vocab: j.Model.Vocab, prefix: "##", maxChars: 100,
+		prefix: "##", maxChars: 100,
 		cleanText: opt(n.CleanText, true), chinese: opt(n.HandleChineseChars, true),
 		stripAccents: opt(n.StripAccents, lower), // null follows lowercase, as in HuggingFace
 		lowercase:    lower,
@@ -321,7 +321,10 @@ func fromTokenizerJSON(data []byte) (*Tokenizer, error) {
 	if unkTok == "" {
 		unkTok = "[UNK]"
 	}
-	unk, ok := j.Model.Vocab[unkTok]
+	if err := json.Unmarshal(j.Model.Vocab, &c.vocab); err != nil {
+		return nil, fmt.Errorf("tokenizer.json: WordPiece vocab: %w", err)
+	}
+	unk, ok := c.vocab[unkTok]
 	if !ok {
 		return nil, fmt.Errorf("tokenizer.json: unk_token %q is not in the vocab", unkTok)
 	}
