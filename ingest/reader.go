@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/electra-go/electra/ingest/htmltext"
 	"github.com/electra-go/electra/schemas"
 )
 
@@ -73,6 +74,9 @@ type Options struct {
 	// ChunkBytes is where a streamed book is cut into parts (at a
 	// paragraph boundary); default 1 MiB.
 	ChunkBytes int
+	// Quality filters web documents (commoncrawl-wet, commoncrawl-warc,
+	// clueweb); nil means htmltext.DefaultQuality().
+	Quality *htmltext.Quality
 }
 
 func (o Options) lang() string {
