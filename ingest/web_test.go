@@ -130,7 +130,7 @@ func TestWebClueWeb09(t *testing.T) {
 	if d.ID != "clueweb09-en0000-00-00000" || d.Source != schemas.SourceClueWeb || d.Title != "Keepers of the Light" {
 		t.Errorf("doc %+v", d)
 	}
-	if !strings.HasPrefix(d.Text, "Home\n\nKeepers of the Light\n\nFor two hundred years the keepers climbed the stairs") || strings.Contains(d.Text, "Site map") {
+	if !strings.HasPrefix(d.Text, "Keepers of the Light\n\nFor two hundred years the keepers climbed the stairs") || strings.Contains(d.Text, "Site map") {
 		t.Errorf("text %q", d.Text)
 	}
 	wantSkips := map[string]int{"warc-warcinfo": 1, htmltext.ReasonTooFewWords: 1, "not-html": 1}

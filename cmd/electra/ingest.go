@@ -11,6 +11,7 @@ import (
 
 	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/ingest"
+	"github.com/electra-go/electra/ingest/htmltext"
 	"github.com/electra-go/electra/schemas"
 )
 
@@ -56,7 +57,12 @@ func runIngest(ctx context.Context, args []string) error {
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines for sentence splitting and parallel bz2 decoding")
 	keepAll := fs.Bool("keep-all-types", false, "gigaword: keep every DOC type, not only type=\"story\"")
 	source := fs.String("source", "", "override the documents' source field (default: the format's name)")
-	lang := fs.String("lang", "", "language tag for documents (default: from the dump, else en)")
+	lang := fs.String("lang", "", "language tag for documents (default: from the dump, else en); web formats: keep only documents identified as this language")
+	dq := htmltext.DefaultQuality()
+	minWords := fs.Int("min-words", dq.MinWords, "web formats: drop documents with fewer words (0 disables)")
+	minAlpha := fs.Float64("min-alpha-fraction", dq.MinAlphaFraction, "web formats: drop documents whose letters are under this fraction of non-space characters (0 disables)")
+	minPunct := fs.Float64("min-punct-lines", dq.MinPunctLineFraction, "web formats: drop documents where under this fraction of lines end in . ! ? (0 disables)")
+	maxRepeat := fs.Float64("max-repeated-lines", dq.MaxRepeatedLineFraction, "web formats: drop documents where over this fraction of lines repeat an earlier line (0 disables)")
 	maxDoc := fs.Int("max-doc-bytes", schemas.MaxDocumentBytes, "largest document text in bytes; see --oversize")
 	oversize := fs.String("oversize", "split", "over-cap documents: split (into parts with ids <id>#s<n>) or deadletter")
 	maxRecord := fs.Int("max-record-bytes", 64<<20, "largest raw record (<page>, <DOC>) read into memory; larger ones are dead-lettered")
@@ -77,6 +83,7 @@ func runIngest(ctx context.Context, args []string) error {
 		Options: ingest.Options{
 			Source: *source, Lang: *lang, Index: *index, Workers: *workers, KeepAllTypes: *keepAll,
 			MaxRecordBytes: *maxRecord, ChunkBytes: *chunk,
+			Quality: &htmltext.Quality{MinWords: *minWords, MinAlphaFraction: *minAlpha, MinPunctLineFraction: *minPunct, MaxRepeatedLineFraction: *maxRepeat},
 		},
 		MaxDocBytes: *maxDoc, Oversize: *oversize, Workers: *workers, BatchDocs: *batchDocs,
 	}

@@ -3,7 +3,9 @@
 // declares, boilerplate elements (scripts, styles, navigation, headers,
 // footers, asides, forms) dropped, one line per block element with
 // whitespace collapsed and entities decoded; and document-level quality
-// filters of the kind used to clean web text for pre-training.
+// filters of the kind used to clean web text for pre-training. Blocks made
+// (almost) entirely of link text are dropped too: menus and breadcrumbs on
+// pages written before <nav> existed.
 package htmltext
 
 import (
@@ -77,8 +79,13 @@ func Extract(body []byte, contentType string) (*Page, error) {
 		inTitle bool
 		title   lineBuilder
 	)
+	link := 0 // depth of open <a> elements
 	flush := func() {
-		if s := line.take(); s != "" {
+		// A block that is (almost) all link text is a menu, breadcrumb
+		// or "read more" on pages that predate <nav>.
+		// Lines without a letter or digit ("|", "•") go too.
+		alnum, linked := line.alnum, line.linked
+		if s := line.take(); alnum > 0 && linked*10 < alnum*9 {
 			p.Lines = append(p.Lines, s)
 		}
 	}
@@ -109,7 +116,11 @@ func Extract(body []byte, contentType string) (*Page, error) {
 					}
 					continue
 				}
+				n := line.alnum
 				line.add(z.Text())
+				if link > 0 {
+					line.linked += line.alnum - n
+				}
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
@@ -142,6 +153,11 @@ func Extract(body []byte, contentType string) (*Page, error) {
 				if tt == html.StartTagToken {
 					pre++
 				}
+			case atom.A:
+				if tt == html.StartTagToken {
+					link++
+				}
+				continue
 			case atom.Img, atom.Input, atom.Wbr:
 				continue
 			}
@@ -173,6 +189,11 @@ func Extract(body []byte, contentType string) (*Page, error) {
 				if pre > 0 {
 					pre--
 				}
+			case atom.A:
+				if link > 0 {
+					link--
+				}
+				continue
 			}
 			if blocks[a] {
 				flush()
@@ -221,8 +242,10 @@ func isBinary(b []byte) bool {
 // lineBuilder collapses runs of whitespace into one space, drops it at the
 // edges, and replaces invalid UTF-8.
 type lineBuilder struct {
-	b     []byte
-	space bool
+	b      []byte
+	space  bool
+	alnum  int // letters and digits in b
+	linked int // of which inside links
 }
 
 func (l *lineBuilder) add(text []byte) {
@@ -240,6 +263,9 @@ func (l *lineBuilder) add(text []byte) {
 			}
 			l.flushSpace()
 			l.b = append(l.b, c)
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+				l.alnum++
+			}
 			continue
 		}
 		r, size := utf8.DecodeRune(text[i:])
@@ -253,6 +279,9 @@ func (l *lineBuilder) add(text []byte) {
 		}
 		l.flushSpace()
 		l.b = utf8.AppendRune(l.b, r)
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			l.alnum++
+		}
 	}
 }
 
@@ -267,5 +296,7 @@ func (l *lineBuilder) take() string {
 	s := string(l.b)
 	l.b = l.b[:0]
 	l.space = false
+	l.linked = 0
+	l.alnum = 0
 	return s
 }

@@ -87,6 +87,8 @@ func TestExtract(t *testing.T) {
 		{"zero-width and soft hyphen", "", "<p>co\u00adop\u200beration</p>", []string{"cooperation"}, "", "utf-8"},
 		{"malformed markup", "", `<p>unclosed <b>bold <p>next</i></div></p>`, []string{"unclosed bold", "next"}, "", "utf-8"},
 		{"empty", "", ``, nil, "", "utf-8"},
+		{"link-only blocks", "", `<div><a href="/">Home</a> | <a href="/a">About</a></div><p>See <a href="/x">the essay</a> on tides.</p><ul><li><a href="/y">Read more</a></li></ul>`,
+			[]string{"See the essay on tides."}, "", "utf-8"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
