@@ -10,7 +10,6 @@ func init() {
 		{"transform", "tokenize and pack documents into Arrow example batches", "Transform (#6)"},
 		{"train", "pre-train ELECTRA from Arrow batches (files or Kafka)", "Trainer I (#7)"},
 		{"run", "run a whole pipeline file in one process", "Trainer II (#8)"},
-		{"tokenize", "tokenize text with a BERT WordPiece vocabulary", "Tokenizer (#3)"},
 		{"export", "export an example topic as an Arrow or Parquet dataset", "Transform (#6)"},
 	} {
 		p := p
