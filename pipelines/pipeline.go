@@ -16,6 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/electra-go/electra/broker"
+	"github.com/electra-go/electra/ingest"
+	"github.com/electra-go/electra/schemas"
 )
 
 // Pipeline is one pipeline file: where Kafka is, what goes in, how it is
@@ -72,8 +74,8 @@ type Topics struct {
 	// Examples: transform -> trainer; default electra.examples.v1, 4
 	// partitions.
 	Examples Topic `yaml:"examples"`
-	// DeadLetters: records a stage could not use, with the reason; default
-	// electra.deadletters.v1, 1 partition.
+	// DeadLetters: documents ingest could not use, with the reason;
+	// default electra.docs.dlq.v1, 1 partition.
 	DeadLetters Topic `yaml:"dead_letters"`
 }
 
@@ -85,8 +87,9 @@ type Topic struct {
 
 // Source is one corpus: a reader format and the files it reads.
 type Source struct {
-	// Format is the ingest reader: wikipedia, books, gigaword, warc, wet,
-	// jsonl (case-insensitive). Required.
+	// Format is an ingest reader (see `electra ingest -h`: wikipedia,
+	// books, gigaword, clueweb, commoncrawl-wet, commoncrawl-warc;
+	// case-insensitive). Required.
 	Format string `yaml:"format"`
 	// Paths are files or glob patterns. Required.
 	Paths []string `yaml:"paths"`
@@ -329,9 +332,9 @@ func (p *Pipeline) defaults() {
 			t.Partitions = parts
 		}
 	}
-	def(&p.Topics.Documents, "electra.docs.v1", 4)
-	def(&p.Topics.Examples, "electra.examples.v1", 4)
-	def(&p.Topics.DeadLetters, "electra.deadletters.v1", 1)
+	def(&p.Topics.Documents, schemas.TopicDocs, 4)
+	def(&p.Topics.Examples, schemas.ExamplesSchemaName, 4)
+	def(&p.Topics.DeadLetters, schemas.TopicDocsDLQ, 1)
 	for i := range p.Sources {
 		p.Sources[i].Format = strings.ToLower(p.Sources[i].Format)
 		if p.Sources[i].Name == "" {
@@ -372,9 +375,6 @@ func (p *Pipeline) defaults() {
 		p.Broker.Embedded.DataDir = filepath.Join(p.Output, "broker")
 	}
 }
-
-// Formats are the source formats the ingest stage reads.
-var Formats = []string{"wikipedia", "books", "gigaword", "warc", "wet", "jsonl"}
 
 // Presets are the model presets the trainer knows.
 var Presets = []string{"tiny", "small", "base", "large"}
@@ -432,8 +432,8 @@ func (p *Pipeline) Validate() error {
 	}
 	for i, s := range p.Sources {
 		k := fmt.Sprintf("sources[%d]", i)
-		if !slices.Contains(Formats, s.Format) {
-			bad(k+".format", "%q: want one of %s", s.Format, strings.Join(Formats, ", "))
+		if formats := ingest.Formats(); !slices.Contains(formats, s.Format) {
+			bad(k+".format", "%q: want one of %s", s.Format, strings.Join(formats, ", "))
 		}
 		if len(s.Paths) == 0 {
 			bad(k+".paths", "missing: list the files or glob patterns to read")

@@ -89,7 +89,7 @@ func TestValidationNamesKeyAndLine(t *testing.T) {
 		{"wrong type", strings.Replace(valid, "steps: 10", "steps: ten", 1),
 			[]string{"p.yaml:12: cannot use text `ten` into int"}},
 		{"bad format", strings.Replace(valid, "format: books", "format: pdf", 1),
-			[]string{"p.yaml:5: sources[0].format: \"pdf\": want one of wikipedia, books"}},
+			[]string{"p.yaml:5: sources[0].format: \"pdf\": want one of books, clueweb"}},
 		{"missing paths", strings.Replace(valid, "    paths: [a/*.txt]\n", "", 1),
 			[]string{"p.yaml:5: sources[0].paths: missing"}},
 		{"bad glob", strings.Replace(valid, "a/*.txt", "'a/[x.txt'", 1),
