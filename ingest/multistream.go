@@ -162,6 +162,20 @@ func (m *multistreamReader) Records() iter.Seq2[Record, error] {
 			if i == 0 {
 				si = parseSiteInfo(res.data)
 			}
+			if res.err != nil {
+				// bzip2 checks its CRC only at the end of a block, so
+				// nothing this stream decoded can be trusted: its pages
+				// (about a hundred in a real dump) go to the dead letters
+				// as one record, and the other streams carry on.
+				dl := deadLetter("corrupt-compression",
+					fmt.Errorf("bz2 stream at bytes %d-%d of %s: %w; its pages are skipped", m.streams[i], m.streams[i+1], m.path, res.err),
+					m.path, base, "", nil)
+				if !yield(Record{File: m.path, Offset: base, Dead: dl}, nil) {
+					return
+				}
+				base += int64(len(res.data))
+				continue
+			}
 			stopped := false
 			_ = scanElements(bytes.NewReader(res.data), pageOpen, pageClose, m.opts.maxRecord(), func(off int64, raw []byte, kind elementKind) bool {
 				var rec Record
@@ -184,15 +198,6 @@ func (m *multistreamReader) Records() iter.Seq2[Record, error] {
 			})
 			if stopped {
 				return
-			}
-			if res.err != nil {
-				// One bad stream costs its pages, not the rest of the dump.
-				dl := deadLetter("corrupt-compression",
-					fmt.Errorf("bz2 stream at byte %d of %s: %w (pages decoded before the damage were kept)", m.streams[i], m.path, res.err),
-					m.path, base+int64(len(res.data)), "", nil)
-				if !yield(Record{File: m.path, Offset: base + int64(len(res.data)), Dead: dl}, nil) {
-					return
-				}
 			}
 			base += int64(len(res.data))
 		}

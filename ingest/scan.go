@@ -64,7 +64,12 @@ func scanElements(r io.Reader, open, close []byte, max int, fn func(off int64, r
 			j := bytes.Index(buf[from:], close)
 			if j >= 0 {
 				end := from + j + len(close)
-				if !skipping && !fn(base, buf[:end], elemWhole) {
+				kind := elemWhole
+				raw := buf[:end]
+				if end > max {
+					kind, raw = elemTooLarge, buf[:min(end, 4096)]
+				}
+				if !skipping && !fn(base, raw, kind) {
 					return nil
 				}
 				discard(end)

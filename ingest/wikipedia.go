@@ -107,8 +107,11 @@ func pageRecord(raw []byte, off int64, file string, si siteInfo, opts Options) R
 		db = "wiki"
 	}
 	lang := opts.Lang
-	if lang == "" && strings.HasSuffix(db, "wiki") && len(db) > 4 {
-		lang = strings.ReplaceAll(strings.TrimSuffix(db, "wiki"), "_", "-")
+	if lang == "" && strings.HasSuffix(db, "wiki") {
+		// enwiki → en, zh_yuewiki → zh-yue; testwiki and the like → default.
+		if l := strings.ReplaceAll(strings.TrimSuffix(db, "wiki"), "_", "-"); isLangCode(l) {
+			lang = l
+		}
 	}
 	if lang == "" {
 		lang = opts.lang()

@@ -23,7 +23,7 @@ func WikitextToText(src string) string {
 	s = stripMagicWords(s)
 	s = layoutLines(s)
 	s = html.UnescapeString(s)
-	return s
+	return unshieldMarkup(s)
 }
 
 func stripComments(s string) string {
@@ -64,6 +64,7 @@ func stripTags(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
+	var noClose map[string]bool
 	for {
 		i := strings.IndexByte(s, '<')
 		if i < 0 {
@@ -82,18 +83,84 @@ func stripTags(s string) string {
 		if name == "br" || name == "p" || name == "div" || name == "li" {
 			b.WriteByte('\n')
 		}
+		if name == "nowiki" && !closing && !selfClosing {
+			// Its content is literal text: shield the characters later
+			// passes treat as markup.
+			j, k := findClose(s, name)
+			if j < 0 {
+				continue
+			}
+			b.WriteString(shieldMarkup(s[:j]))
+			s = s[k:]
+			continue
+		}
 		if closing || selfClosing || !dropContent[name] {
 			continue
 		}
 		// Skip to the matching close tag; without one, only the open tag
-		// goes (MediaWiki renders an unclosed <ref> as text too).
-		if j := indexFold(s, "</"+name); j >= 0 {
-			rest := s[j:]
-			if k := strings.IndexByte(rest, '>'); k >= 0 {
-				s = rest[k+1:]
-			}
+		// goes (MediaWiki renders an unclosed <ref> as text too). A failed
+		// search is remembered so that many unclosed tags stay linear.
+		if noClose[name] {
+			continue
 		}
+		_, k := findClose(s, name)
+		if k < 0 {
+			if noClose == nil {
+				noClose = map[string]bool{}
+			}
+			noClose[name] = true
+			continue
+		}
+		s = s[k:]
 	}
+}
+
+// findClose finds "</name>" (any case, blanks allowed before '>') in s and
+// returns where it starts and where it ends, or -1, -1. A malformed
+// "</ref name=…>" is not a close tag, as in MediaWiki.
+func findClose(s, name string) (start, end int) {
+	for off := 0; ; {
+		j := indexFold(s[off:], "</"+name)
+		if j < 0 {
+			return -1, -1
+		}
+		j += off
+		k := j + 2 + len(name)
+		for k < len(s) && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n') {
+			k++
+		}
+		if k < len(s) && s[k] == '>' {
+			return j, k + 1
+		}
+		off = j + 2
+	}
+}
+
+// Private-use runes stand in for markup characters inside <nowiki> until
+// unshieldMarkup puts them back at the very end.
+const shieldBase = '\uE000'
+
+var shielded = "{}[]|'<>=_:*#"
+
+func shieldMarkup(s string) string {
+	return strings.Map(func(r rune) rune {
+		if i := strings.IndexRune(shielded, r); i >= 0 {
+			return shieldBase + rune(i)
+		}
+		return r
+	}, s)
+}
+
+func unshieldMarkup(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r >= shieldBase && r < shieldBase+rune(len(shielded)) }) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= shieldBase && r < shieldBase+rune(len(shielded)) {
+			return rune(shielded[r-shieldBase])
+		}
+		return r
+	}, s)
 }
 
 // parseTag recognises "<name attrs>", "</name>", "<name/>" at the start of
@@ -146,45 +213,106 @@ func indexFold(s, sub string) int {
 // stripNested removes templates {{…}} (also {{{…}}} parameters) and tables
 // {|…|}, nested in each other to any depth. An opener that is never closed
 // is dropped by itself and the text after it kept, so one stray "{{" does
-// not swallow the rest of an article.
+// not swallow the rest of an article. Linear: openers are matched with a
+// stack in one pass, then the matched spans are cut in a second.
 func stripNested(s string) string {
 	if !strings.Contains(s, "{{") && !strings.Contains(s, "{|") {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	var stack []byte
-	outer := 0 // where the outermost open construct started
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c == '{' && i+1 < len(s) && (s[i+1] == '{' || (s[i+1] == '|' && (len(stack) > 0 || atLineStart(s, i)))) {
-			if len(stack) == 0 {
-				outer = i
+	type open struct {
+		at   int
+		kind byte
+	}
+	var stack []open
+	var spans [][2]int // matched outermost spans, in order
+	var lone []int     // unmatched openers (2 bytes each)
+	for i := 0; i+1 < len(s); {
+		c, d := s[i], s[i+1]
+		if c == '{' && (d == '{' || (d == '|' && (len(stack) > 0 || atLineStart(s, i)))) {
+			kind := byte('T')
+			if d == '|' {
+				kind = 'B'
 			}
-			if s[i+1] == '{' {
-				stack = append(stack, 'T')
-			} else {
-				stack = append(stack, 'B')
-			}
+			stack = append(stack, open{i, kind})
 			i += 2
 			continue
 		}
-		if len(stack) > 0 && i+1 < len(s) {
+		if len(stack) > 0 {
 			top := stack[len(stack)-1]
-			if (top == 'T' && c == '}' && s[i+1] == '}') || (top == 'B' && c == '|' && s[i+1] == '}') {
+			if (top.kind == 'T' && c == '}' && d == '}') || (top.kind == 'B' && c == '|' && d == '}') {
 				stack = stack[:len(stack)-1]
 				i += 2
+				if len(stack) == 0 {
+					spans = append(spans, [2]int{top.at, i})
+				}
 				continue
 			}
 		}
-		if len(stack) == 0 {
-			b.WriteByte(c)
-		}
 		i++
 	}
+	// Openers left on the stack never closed: each one is dropped alone,
+	// and spans matched inside them become outermost spans.
 	if len(stack) > 0 {
-		b.WriteString(stripNested(s[outer+2:]))
+		spans = spans[:0]
+		lone = lone[:0]
+		unclosed := map[int]bool{}
+		for _, o := range stack {
+			unclosed[o.at] = true
+			lone = append(lone, o.at)
+		}
+		var st []open
+		for i := 0; i+1 < len(s); {
+			c, d := s[i], s[i+1]
+			if unclosed[i] {
+				i += 2
+				continue
+			}
+			if c == '{' && (d == '{' || (d == '|' && (len(st) > 0 || atLineStart(s, i)))) {
+				kind := byte('T')
+				if d == '|' {
+					kind = 'B'
+				}
+				st = append(st, open{i, kind})
+				i += 2
+				continue
+			}
+			if len(st) > 0 {
+				top := st[len(st)-1]
+				if (top.kind == 'T' && c == '}' && d == '}') || (top.kind == 'B' && c == '|' && d == '}') {
+					st = st[:len(st)-1]
+					i += 2
+					if len(st) == 0 {
+						spans = append(spans, [2]int{top.at, i})
+					}
+					continue
+				}
+			}
+			i++
+		}
 	}
+	var b strings.Builder
+	b.Grow(len(s))
+	pos, li := 0, 0
+	for _, sp := range spans {
+		for li < len(lone) && lone[li] < sp[0] {
+			if lone[li] >= pos {
+				b.WriteString(s[pos:lone[li]])
+				pos = lone[li] + 2
+			}
+			li++
+		}
+		if sp[0] >= pos {
+			b.WriteString(s[pos:sp[0]])
+		}
+		pos = max(pos, sp[1])
+	}
+	for ; li < len(lone); li++ {
+		if lone[li] >= pos {
+			b.WriteString(s[pos:lone[li]])
+			pos = lone[li] + 2
+		}
+	}
+	b.WriteString(s[pos:])
 	return b.String()
 }
 
@@ -204,49 +332,46 @@ func atLineStart(s string, i int) bool {
 
 // replaceLinks rewrites internal links [[target|label]] to label and
 // [[target]] to target, and drops file, image, media, category and
-// interlanguage links (with their captions).
+// interlanguage links (with their captions). Brackets are matched in one
+// pass first, so unclosed "[[" cost nothing extra.
 func replaceLinks(s string) string {
 	if !strings.Contains(s, "[[") {
 		return s
 	}
+	match := map[int]int{} // "[[" index → index after its "]]"
+	var stack []int
+	for j := 0; j+1 < len(s); j++ {
+		switch {
+		case s[j] == '[' && s[j+1] == '[':
+			stack = append(stack, j)
+			j++
+		case s[j] == ']' && s[j+1] == ']' && len(stack) > 0:
+			match[stack[len(stack)-1]] = j + 2
+			stack = stack[:len(stack)-1]
+			j++
+		}
+	}
 	var b strings.Builder
 	b.Grow(len(s))
-	for {
-		i := strings.Index(s, "[[")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
+	pos := 0
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] != '[' || s[i+1] != '[' {
+			continue
 		}
-		b.WriteString(s[:i])
-		end := matchBrackets(s, i)
-		if end < 0 {
+		b.WriteString(s[pos:i])
+		end, ok := match[i]
+		if !ok {
 			// Unclosed: keep the text, lose the brackets.
-			s = s[i+2:]
+			pos = i + 2
+			i++
 			continue
 		}
 		b.WriteString(linkText(s[i+2 : end-2]))
-		s = s[end:]
+		pos = end
+		i = end - 1
 	}
-}
-
-// matchBrackets returns the index after the "]]" closing the "[[" at i, or
-// -1.
-func matchBrackets(s string, i int) int {
-	depth := 0
-	for j := i; j+1 < len(s); j++ {
-		switch {
-		case s[j] == '[' && s[j+1] == '[':
-			depth++
-			j++
-		case s[j] == ']' && s[j+1] == ']':
-			depth--
-			j++
-			if depth == 0 {
-				return j + 1
-			}
-		}
-	}
-	return -1
+	b.WriteString(s[pos:])
+	return b.String()
 }
 
 var dropNamespaces = map[string]bool{"file": true, "image": true, "media": true, "category": true}
@@ -318,9 +443,15 @@ func replaceExternalLinks(s string) string {
 			continue
 		}
 		j := strings.IndexAny(rest, "]\n")
-		if j < 0 || rest[j] == '\n' {
-			b.WriteByte('[')
-			s = rest
+		if j < 0 {
+			// No later '[' can close either.
+			b.WriteString(s[i:])
+			return b.String()
+		}
+		if rest[j] == '\n' {
+			// Unclosed on this line: the line stays as it is.
+			b.WriteString(s[i : i+1+j])
+			s = rest[j:]
 			continue
 		}
 		if _, label, ok := strings.Cut(rest[:j], " "); ok {
