@@ -28,6 +28,13 @@ const stackWord = 4*100 + 8
 // adds no [CLS]/[SEP]. It allocates only when dst must grow.
 func (t *Tokenizer) Encode(dst []int32, text string) []int32 {
 	e := encoder{t: t, dst: dst}
+	e.run(text)
+	return e.dst
+}
+
+// run cuts added tokens out of text and runs the rest through the pipeline.
+func (e *encoder) run(text string) {
+	t := e.t
 	for len(t.added) > 0 && len(text) > 0 {
 		pos, a := t.nextAdded(text)
 		if pos < 0 {
@@ -35,12 +42,13 @@ func (t *Tokenizer) Encode(dst []int32, text string) []int32 {
 		}
 		e.text(text[:pos])
 		e.flush()
-		e.dst = append(e.dst, a.id)
+		if e.words == nil {
+			e.dst = append(e.dst, a.id)
+		}
 		text = text[pos+len(a.content):]
 	}
 	e.text(text)
 	e.flush()
-	return e.dst
 }
 
 // nextAdded finds the leftmost added token in s, the longest one where
@@ -73,8 +81,13 @@ type encoder struct {
 	w, n int // bytes and characters in the current word
 	buf  [stackWord]byte
 	// spill holds words longer than buf, possible only when a
-	// tokenizer.json raises max_input_chars_per_word above 100.
+	// tokenizer.json raises max_input_chars_per_word above 100, or when
+	// training sees every word whole.
 	spill []byte
+	// words, when set, receives each pre-tokenized word instead of its ids
+	// being appended (vocabulary training).
+	words   func(word []byte)
+	scratch []byte
 
 	pend [32]rune
 	pccc [32]uint8
@@ -105,7 +118,7 @@ func (e *encoder) text(s string) {
 				e.flush()
 			case aPunct:
 				e.flush()
-				e.dst = append(e.dst, t.punct[c])
+				e.punctASCII(c)
 			}
 			continue
 		}
@@ -235,7 +248,7 @@ func (e *encoder) pretok(r rune) {
 			return
 		case aPunct:
 			e.flush()
-			e.dst = append(e.dst, e.t.punct[r])
+			e.punctASCII(byte(r))
 			return
 		}
 		e.add(r)
@@ -272,14 +285,21 @@ func (e *encoder) add(r rune) {
 }
 
 func (e *encoder) addSpill(r rune) {
-	if e.spill == nil {
-		e.spill = make([]byte, 0, 4*e.t.maxChars+utf8.UTFMax)
-	}
 	if len(e.spill) == 0 {
 		e.spill = append(e.spill, e.buf[:e.w]...)
 	}
 	e.spill = utf8.AppendRune(e.spill, r)
 	e.w = len(e.spill)
+}
+
+// punctASCII emits an ASCII punctuation character as a word of its own.
+func (e *encoder) punctASCII(c byte) {
+	if e.words != nil {
+		e.scratch = append(e.scratch[:0], c)
+		e.words(e.scratch)
+		return
+	}
+	e.dst = append(e.dst, e.t.punct[c])
 }
 
 // flush ends the current word and appends its WordPiece ids.
@@ -290,7 +310,16 @@ func (e *encoder) flush() {
 	if e.n == 0 {
 		return
 	}
-	if e.n > e.t.maxChars {
+	if e.words != nil {
+		if len(e.spill) > 0 {
+			e.words(e.spill)
+		} else {
+			// A copy: handing out buf itself would make the encoder escape
+			// to the heap on the Encode path too.
+			e.scratch = append(e.scratch[:0], e.buf[:e.w]...)
+			e.words(e.scratch)
+		}
+	} else if e.n > e.t.maxChars {
 		e.dst = append(e.dst, e.t.unk)
 	} else if len(e.spill) > 0 {
 		e.dst = e.t.wordpiece(e.dst, e.spill)
