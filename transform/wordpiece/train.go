@@ -134,7 +134,7 @@ func (tr *Trainer) Words() int { return len(tr.counts) }
 // pair is two adjacent symbol ids packed into one map key.
 type pair uint64
 
-func mkPair(a, b int32) pair      { return pair(uint64(uint32(a))<<32 | uint64(uint32(b))) }
+func mkPair(a, b int32) pair       { return pair(uint64(uint32(a))<<32 | uint64(uint32(b))) }
 func (p pair) parts() (a, b int32) { return int32(p >> 32), int32(uint32(p)) }
 
 type merge struct {
