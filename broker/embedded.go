@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -44,7 +45,9 @@ type EmbeddedConfig struct {
 
 // Embedded is a running in-process broker.
 type Embedded struct {
-	c *kfake.Cluster
+	c      *kfake.Cluster
+	once   sync.Once
+	closed chan struct{}
 }
 
 // StartEmbedded starts the broker; it keeps running until Close or until ctx
@@ -95,10 +98,13 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker (data dir %q, port %d): %w", cfg.DataDir, cfg.Port, err)
 	}
-	e := &Embedded{c: c}
+	e := &Embedded{c: c, closed: make(chan struct{})}
 	go func() {
-		<-ctx.Done()
-		e.Close()
+		select {
+		case <-ctx.Done():
+			e.Close()
+		case <-e.closed:
+		}
 	}()
 	return e, nil
 }
@@ -111,7 +117,12 @@ func (e *Embedded) Config() Config { return Config{Brokers: e.Addrs()} }
 
 // Close stops the broker and flushes its data directory. Safe to call more
 // than once.
-func (e *Embedded) Close() { e.c.Close() }
+func (e *Embedded) Close() {
+	e.once.Do(func() {
+		close(e.closed)
+		e.c.Close()
+	})
+}
 
 type slogAdapter struct{ l *slog.Logger }
 
