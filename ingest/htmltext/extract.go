@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -73,12 +74,13 @@ func Extract(body []byte, contentType string) (*Page, error) {
 	p := &Page{Charset: name}
 	var (
 		z       = html.NewTokenizer(bytes.NewReader(text))
-		line    lineBuilder
+		line    = linePool.Get().(*lineBuilder)
 		skip    []atom.Atom // open skipped elements, innermost last
 		pre     int
 		inTitle bool
 		title   lineBuilder
 	)
+	defer func() { line.take(); linePool.Put(line) }()
 	link := 0 // depth of open <a> elements
 	flush := func() {
 		// A block that is (almost) all link text is a menu, breadcrumb
@@ -238,6 +240,10 @@ func isBinary(b []byte) bool {
 	}
 	return ctl*10 > len(b)
 }
+
+// linePool keeps line buffers between pages: a page's longest paragraph
+// sets the size, and growing it afresh for every page showed in profiles.
+var linePool = sync.Pool{New: func() any { return new(lineBuilder) }}
 
 // lineBuilder collapses runs of whitespace into one space, drops it at the
 // edges, and replaces invalid UTF-8.

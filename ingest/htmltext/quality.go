@@ -52,6 +52,22 @@ func (q Quality) Check(lines []string) string {
 	for _, l := range lines {
 		inWord := false
 		for _, r := range l {
+			if r < utf8.RuneSelf {
+				// ASCII fast path: most web text is.
+				switch {
+				case r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f':
+					inWord = false
+					continue
+				case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
+					letters++
+				}
+				if !inWord {
+					words++
+					inWord = true
+				}
+				nonSpace++
+				continue
+			}
 			if unicode.IsSpace(r) {
 				inWord = false
 				continue
