@@ -80,7 +80,7 @@ func produce(t testing.TB, ctx context.Context, cfg broker.Config, topic string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: topic, Transport: tr, RequiredAcks: kafka.RequireAll,
+	w := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: topic, Transport: tr, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond,
 		Balancer: kafka.BalancerFunc(func(kafka.Message, ...int) int { return p })}
 	defer w.Close()
 	if err := w.WriteMessages(ctx, kafka.Message{Value: value, Headers: []kafka.Header{{Key: schemas.ExamplesHeaderBatchID, Value: []byte(batchID)}}}); err != nil {

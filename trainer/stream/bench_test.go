@@ -1,0 +1,150 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/electra-go/electra/broker"
+	"github.com/electra-go/electra/schemas"
+)
+
+// Feed benchmarks: how fast the examples topic can feed a trainer that
+// does nothing (the stream's ceiling, to set against a real step time),
+// beside a bare kafka-go read of the same messages without decoding (the
+// reference: what Kafka alone delivers on this machine).
+
+var quiet = slog.New(slog.DiscardHandler)
+
+const (
+	benchRows   = 1024
+	benchSeqLen = 128
+	benchMsgs   = 48
+	benchParts  = 2
+)
+
+// benchTopic fills a topic with realistic batches: Zipf-distributed ids
+// (word frequencies are Zipfian, which matters for LZ4), lengths mostly
+// full as the packer makes them.
+func benchTopic(b *testing.B) (broker.Config, string, int64) {
+	b.Helper()
+	ctx := context.Background()
+	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{InMemory: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(e.Close)
+	cfg := e.Config()
+	topic := "bench-examples"
+	if err := broker.EnsureTopics(ctx, cfg, []broker.TopicSpec{{Name: topic, Partitions: benchParts}}); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	zipf := rand.NewZipf(rng, 1.1, 2, 30000)
+	tr, err := cfg.Transport()
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: topic, Transport: tr, RequiredAcks: kafka.RequireAll, BatchBytes: broker.MaxMessageBytes, BatchTimeout: time.Millisecond, Balancer: &kafka.RoundRobin{}}
+	defer w.Close()
+	var tokens int64
+	for m := range benchMsgs {
+		ex := make([]schemas.Example, benchRows)
+		for i := range ex {
+			n := benchSeqLen
+			if rng.IntN(20) == 0 {
+				n = 5 + rng.IntN(benchSeqLen-5)
+			}
+			ids := make([]int32, n)
+			for j := range ids {
+				ids[j] = int32(zipf.Uint64()) + 500
+			}
+			ex[i] = schemas.Example{InputIDs: ids, SegmentIDs: make([]int8, n), DocID: fmt.Sprint(i), Source: "bench"}
+			tokens += int64(n)
+		}
+		v, err := schemas.EncodeExamplesMessage(schemas.ExamplesMeta{MaxSeqLength: benchSeqLen, Tokenizer: "bench"}, ex)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := w.WriteMessages(ctx, kafka.Message{Value: v, Headers: []kafka.Header{{Key: schemas.ExamplesHeaderBatchID, Value: fmt.Appendf(nil, "b%d", m)}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return cfg, topic, tokens
+}
+
+// BenchmarkFeedNoopTrainer: our Source (fetch, background Arrow decode,
+// dedup, re-batching into 32-example training batches), drained by a
+// trainer that does nothing.
+func BenchmarkFeedNoopTrainer(b *testing.B) {
+	cfg, topic, tokens := benchTopic(b)
+	ctx := context.Background()
+	const bs = 32
+	b.ResetTimer()
+	var elapsed time.Duration
+	for i := 0; i < b.N; i++ {
+		s, err := Open(ctx, Config{Broker: cfg, Topic: topic, Group: fmt.Sprintf("bench-%d", i), BatchSize: bs, PartitionWait: -1, Logger: quiet}, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		var got int64
+		for range benchMsgs * benchRows / bs {
+			bt, _, err := s.Next(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += int64(bt.Tokens())
+		}
+		elapsed += time.Since(start)
+		s.Close()
+		if got != tokens {
+			b.Fatalf("fed %d tokens, want %d", got, tokens)
+		}
+	}
+	b.ReportMetric(float64(tokens)*float64(b.N)/elapsed.Seconds(), "tokens/s")
+	b.ReportMetric(float64(benchMsgs*benchRows)*float64(b.N)/elapsed.Seconds(), "examples/s")
+}
+
+// BenchmarkFeedKafkaOnly is the reference: kafka-go partition readers
+// fetching the same messages, no decoding.
+func BenchmarkFeedKafkaOnly(b *testing.B) {
+	cfg, topic, tokens := benchTopic(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	var elapsed time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		done := make(chan int, benchParts)
+		for p := range benchParts {
+			go func() {
+				r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: broker.MaxMessageBytes, MaxWait: 250 * time.Millisecond})
+				defer r.Close()
+				n := 0
+				for n < benchMsgs/benchParts {
+					if _, err := r.FetchMessage(ctx); err != nil {
+						b.Error(err)
+						break
+					}
+					n++
+				}
+				done <- n
+			}()
+		}
+		n := 0
+		for range benchParts {
+			n += <-done
+		}
+		elapsed += time.Since(start)
+		if n != benchMsgs {
+			b.Fatalf("read %d messages, want %d", n, benchMsgs)
+		}
+	}
+	b.ReportMetric(float64(tokens)*float64(b.N)/elapsed.Seconds(), "tokens/s")
+	b.ReportMetric(float64(benchMsgs*benchRows)*float64(b.N)/elapsed.Seconds(), "examples/s")
+}
