@@ -136,6 +136,7 @@ type Reader struct {
 	started bool
 
 	resync   bool   // looking for the next "WARC/" line
+	midLine  bool   // the resync starts inside a line
 	fatal    error  // sticky: the source itself failed
 	deferred *Error // damage found just after a good record, reported next
 
@@ -310,7 +311,10 @@ func (r *Reader) record() (*Record, error) {
 	r.raw = append(r.raw, line...)
 	if err != nil {
 		if err == errLineTooLong {
-			r.resync = true
+			// Skip what was looked at, or the resync would find the
+			// same "WARC/" at the same place forever.
+			s.consume(len(s.buffered()))
+			r.resync, r.midLine = true, true
 			return nil, r.damaged(ReasonBadHeader, start, member, nil, errors.New("no line break within the header size limit where a WARC/ version line should be"))
 		}
 		return nil, r.failed(err, start, nil)
@@ -445,10 +449,12 @@ func (r *Reader) trailer(start, end int64) (bool, error) {
 }
 
 // skipToVersionLine discards input up to the next line that starts with
-// "WARC/<digit>". The current position counts as a line start.
+// "WARC/<digit>". The current position counts as a line start unless
+// midLine says otherwise.
 func (r *Reader) skipToVersionLine() error {
 	s := r.s
-	lineStart := true
+	lineStart := !r.midLine
+	r.midLine = false
 	for {
 		if lineStart {
 			b, err := s.peek(6)

@@ -287,6 +287,10 @@ func TestReaderDamage(t *testing.T) {
 			0, []string{"<urn:uuid:1>", "<urn:uuid:2>", "<urn:uuid:3>", "<urn:uuid:4>"}, []string{ReasonBadHeader}},
 		{"malformed header line", bytes.Replace(plain, []byte("WARC-Target-URI: http://a/3"), []byte("this line has no colon"), 1),
 			0, []string{"<urn:uuid:1>", "<urn:uuid:2>", "<urn:uuid:4>"}, []string{ReasonBadHeader}},
+		{"version line over the header limit", join([]byte("WARC/1.0"+strings.Repeat("A", MaxHeaderBytes+10)+"\r\n"), plain),
+			0, []string{"<urn:uuid:1>", "<urn:uuid:2>", "<urn:uuid:3>", "<urn:uuid:4>"}, []string{ReasonBadHeader}},
+		{"header line over the limit", bytes.Replace(plain, []byte("WARC-Target-URI: http://a/2"), []byte("X-Long: "+strings.Repeat("B", MaxHeaderBytes+10)), 1),
+			0, []string{"<urn:uuid:1>", "<urn:uuid:3>", "<urn:uuid:4>"}, []string{ReasonBadHeader}},
 		{"too large", plain, 1100, []string{"<urn:uuid:1>", "<urn:uuid:2>", "<urn:uuid:4>"}, []string{ReasonTooLarge}},
 	}
 	for _, tc := range cases {
