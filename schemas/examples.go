@@ -35,6 +35,11 @@ const (
 	// batch carries the same id, so consumers drop duplicates by it.
 	ExamplesHeaderBatchID = "batch-id"
 
+	// TopicExamples is the default examples topic; TopicTransformDLQ gets
+	// the documents transform could not use, as DeadLetter JSON.
+	TopicExamples     = "electra.examples.v1"
+	TopicTransformDLQ = "electra.transform.dlq.v1"
+
 	// Schema metadata keys.
 	MetaSchema       = "electra.schema"
 	MetaMaxSeqLength = "electra.max_seq_length"
