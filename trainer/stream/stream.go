@@ -23,9 +23,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -56,6 +58,11 @@ type Config struct {
 	PartitionWait time.Duration
 	// SessionTimeout of the group membership; default 10 s.
 	SessionTimeout time.Duration
+	// Done, when set, reports that nothing more will be produced (the
+	// upstream stages have finished). Once it is true and a full round of
+	// partitions has been idle for PartitionWait each, Next returns io.EOF
+	// and the trainer stops with what it has.
+	Done func() bool
 	// Prom receives counters and lag (optional).
 	Prom *metrics.Prom
 	// OnBadMessage receives messages that are not valid example batches
@@ -168,7 +175,7 @@ type partition struct {
 	ready  chan chan decoded // in offset order; each inner channel gets one result
 	cur    *decoded          // message being consumed
 	row    int               // rows of cur already handed out
-	hwm    int64
+	hwm    atomic.Int64
 	// start and startRow are where this partition began (resume position
 	// or committed offset): its position until a message is taken.
 	start    int64
@@ -424,7 +431,7 @@ func (s *Source) take(ctx context.Context, p *partition, wait time.Duration) (ok
 			s.remember(d.batchID)
 		}
 		p.cur = &d
-		p.hwm = d.msg.HighWaterMark
+		p.hwm.Store(d.msg.HighWaterMark)
 	}
 	return true, nil
 }
@@ -474,7 +481,7 @@ func (s *Source) Next(ctx context.Context) (trainer.Batch, trainer.Position, err
 		// Continue a partly used message before anything else: rows of
 		// one message stay together and in order.
 		wait := s.cfg.PartitionWait
-		if len(s.parts) == 1 {
+		if len(s.parts) == 1 && s.cfg.Done == nil {
 			wait = -1
 		}
 		ok, err := s.take(ctx, p, wait)
@@ -483,6 +490,10 @@ func (s *Source) Next(ctx context.Context) (trainer.Batch, trainer.Position, err
 		}
 		if !ok {
 			misses++
+			if misses >= len(s.parts) && s.cfg.Done != nil && s.cfg.Done() {
+				s.log.Info("upstream finished and every partition is drained", "dropped_partial_batch_rows", b.Size)
+				return trainer.Batch{}, "", io.EOF
+			}
 			if misses%len(s.parts) == 0 {
 				s.log.Warn("no data on any partition; waiting (transform behind or stopped?)", "waited", time.Since(start).Round(time.Second))
 			} else {
@@ -578,7 +589,7 @@ func (s *Source) Commit(ctx context.Context, pos trainer.Position) error {
 func (s *Source) Lag() map[int]int64 {
 	out := map[int]int64{}
 	for _, p := range s.parts {
-		out[p.id] = max(p.hwm-p.reader.Offset(), 0)
+		out[p.id] = max(p.hwm.Load()-p.reader.Offset(), 0)
 	}
 	return out
 }

@@ -2,12 +2,15 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -66,16 +69,20 @@ func batch(p, m, rows int) []schemas.Example {
 
 func produce(t testing.TB, ctx context.Context, cfg broker.Config, topic string, p int, batchID string, ex []schemas.Example) {
 	t.Helper()
-	var value []byte
+	value := []byte("not arrow")
 	if ex != nil {
 		v, err := schemas.EncodeExamplesMessage(schemas.ExamplesMeta{MaxSeqLength: testSeqLen, Tokenizer: "test"}, ex)
 		if err != nil {
 			t.Fatal(err)
 		}
 		value = v
-	} else {
-		value = []byte("not arrow")
 	}
+	produceValue(t, ctx, cfg, topic, p, batchID, value)
+}
+
+// produceValue writes one message to partition p with a batch-id header.
+func produceValue(t testing.TB, ctx context.Context, cfg broker.Config, topic string, p int, batchID string, value []byte) {
+	t.Helper()
 	tr, err := cfg.Transport()
 	if err != nil {
 		t.Fatal(err)
@@ -461,5 +468,33 @@ func TestKill9Child(t *testing.T) {
 			pending = nil
 			checkpoint(p)
 		}
+	}
+}
+
+// TestEOFWhenUpstreamDone: with Done reporting true, a drained topic ends
+// the stream with io.EOF instead of waiting forever; before Done, it waits.
+func TestEOFWhenUpstreamDone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg, topic := fill(t, ctx, 2, 1, 3)
+	var done atomic.Bool
+	s, err := Open(ctx, Config{Broker: cfg, Topic: topic, Group: "g-eof", BatchSize: 4, PartitionWait: 200 * time.Millisecond, Done: done.Load}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// 2 rows are left, fewer than a batch: Next waits while upstream runs.
+	short, cancelShort := context.WithTimeout(ctx, 1500*time.Millisecond)
+	_, _, err = s.Next(short)
+	cancelShort()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("before Done: %v, want to be still waiting", err)
+	}
+	done.Store(true)
+	if _, _, err := s.Next(ctx); !errors.Is(err, io.EOF) {
+		t.Fatalf("after Done: %v, want io.EOF", err)
 	}
 }
