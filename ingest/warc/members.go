@@ -15,6 +15,11 @@ var gzipMagic = []byte{0x1f, 0x8b, 0x08}
 // the member after a damaged one.
 const maxRescanBack = 16 << 20
 
+// verifyLimit is how much of a member is inflated and checked before any
+// of it is handed out. Per-record members (CommonCrawl, wget) are far
+// smaller, so their damage never reaches the record parser as garbage.
+const verifyLimit = 16 << 20
+
 // countReader counts the compressed bytes pulled from the source so member
 // offsets can be reported in terms a user can seek to.
 type countReader struct {
@@ -63,6 +68,10 @@ type gunzip struct {
 	done      bool
 	pending   error // error to return once the data before it was handed out
 
+	hold      []byte // inflated output of the current member, verified unless streaming
+	held      int    // how much of hold has been handed out
+	streaming bool   // the member is over verifyLimit: output goes out as inflated
+
 	marks []mark // recent member starts, oldest first
 }
 
@@ -91,6 +100,12 @@ func (g *gunzip) memberAt(d int64) int64 {
 
 func (g *gunzip) Read(p []byte) (int, error) {
 	for {
+		if g.held < len(g.hold) {
+			n := copy(p, g.hold[g.held:])
+			g.held += n
+			g.out += int64(n)
+			return n, nil
+		}
 		if g.pending != nil {
 			err := g.pending
 			g.pending = nil
@@ -111,6 +126,42 @@ func (g *gunzip) Read(p []byte) (int, error) {
 				g.resyncing = true
 				return 0, err
 			}
+			g.hold, g.held, g.streaming = g.hold[:0], 0, false
+		}
+		if !g.streaming {
+			// Inflate the member whole before handing any of it out, so
+			// a damaged member (CRC, length) yields an error and no
+			// garbage. Only members over verifyLimit (a whole-file
+			// gzip) are passed through unverified.
+			for len(g.hold) < verifyLimit {
+				if len(g.hold) == cap(g.hold) {
+					g.hold = append(g.hold, make([]byte, max(32<<10, len(g.hold)))...)[:len(g.hold)]
+				}
+				n, err := g.zr.Read(g.hold[len(g.hold):cap(g.hold)])
+				g.hold = g.hold[:len(g.hold)+n]
+				if err == io.EOF {
+					g.inMember = false
+					g.resyncing = false
+					break
+				}
+				if err != nil {
+					me := g.fail(err)
+					if me == nil || me.reason != ReasonTruncated {
+						// Nothing of a damaged member is trusted; a
+						// cut one is good up to the cut.
+						g.hold = g.hold[:0]
+					}
+					if me != nil {
+						me.at = g.out + int64(len(g.hold))
+						g.pending = me
+					}
+					break
+				}
+			}
+			if g.inMember && len(g.hold) >= verifyLimit {
+				g.streaming = true
+			}
+			continue
 		}
 		n, err := g.zr.Read(p)
 		g.out += int64(n)
@@ -124,30 +175,49 @@ func (g *gunzip) Read(p []byte) (int, error) {
 				return n, nil
 			}
 		default:
-			g.inMember = false
-			reason := ReasonCorruptGzip
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				reason = ReasonTruncated
-				g.done = true
-			} else {
-				g.rescan()
-			}
-			wasResyncing := g.resyncing
-			g.resyncing = true
-			if wasResyncing && reason != ReasonTruncated {
+			me := g.fail(err)
+			if me == nil {
 				if n > 0 {
 					return n, nil
 				}
 				continue
 			}
-			merr := &memberError{compOffset: g.member.comp, decompStart: g.member.decomp, at: g.out, reason: reason, err: err}
 			if n > 0 {
-				g.pending = merr
+				g.pending = me
 				return n, nil
 			}
-			return 0, merr
+			return 0, me
 		}
 	}
+}
+
+// fail ends the current member after inflate reported err. It returns the
+// error to report, or nil when it is one more false start while already
+// resynchronising.
+func (g *gunzip) fail(err error) *memberError {
+	g.inMember = false
+	reason := ReasonCorruptGzip
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// Running into the end of the input is truncation, unless a
+		// damaged member sent inflate past members that follow it:
+		// then going back finds them.
+		reason = ReasonTruncated
+		if g.seek != nil {
+			g.rescan()
+			if head, _ := g.br.Peek(len(gzipMagic)); bytes.Equal(head, gzipMagic) {
+				reason = ReasonCorruptGzip
+			}
+		}
+		g.done = reason == ReasonTruncated
+	} else {
+		g.rescan()
+	}
+	wasResyncing := g.resyncing
+	g.resyncing = true
+	if wasResyncing && reason != ReasonTruncated {
+		return nil
+	}
+	return &memberError{compOffset: g.member.comp, decompStart: g.member.decomp, at: g.out + int64(len(g.hold)-g.held), reason: reason, err: err}
 }
 
 // startMember opens the next member at the current compressed position.
@@ -174,8 +244,16 @@ func (g *gunzip) startMember() error {
 	if err != nil {
 		reason := ReasonCorruptGzip
 		if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+			// As in fail: a damaged header (a stray FNAME flag, say)
+			// can read on to the end; members after it mean damage.
 			reason = ReasonTruncated
-			g.done = true
+			if g.seek != nil {
+				g.rescanFrom(pos + 1)
+				if head, _ := g.br.Peek(len(gzipMagic)); bytes.Equal(head, gzipMagic) {
+					reason = ReasonCorruptGzip
+				}
+			}
+			g.done = reason == ReasonTruncated
 		} else {
 			g.rescanFrom(pos + 1)
 		}

@@ -178,7 +178,15 @@ func (r *Reader) start() {
 	cr := &countReader{r: r.in}
 	br := bufio.NewReaderSize(cr, 64<<10)
 	head, _ := br.Peek(2)
-	if len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
+	compressed := len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b
+	if !compressed {
+		// A gzip file whose first member's header is damaged must not
+		// be read as plain text: no "WARC/" near the start but gzip
+		// members there means gzip with damage up front.
+		b, _ := br.Peek(64 << 10)
+		compressed = !bytes.Contains(b, []byte("WARC/")) && bytes.Contains(b, gzipMagic)
+	}
+	if compressed {
 		seek, _ := r.in.(io.Seeker)
 		if seek != nil {
 			// Offsets below are counted from where r was when handed to
@@ -433,9 +441,14 @@ func (r *Reader) trailer(start, end int64) (bool, error) {
 	if err != nil && i+5 > len(b) {
 		var me *memberError
 		if errors.As(err, &me) {
-			if me.reason != ReasonTruncated && me.decompStart >= end {
-				r.resync = true
-				r.deferred = &Error{Reason: me.reason, Offset: me.at, MemberOffset: me.compOffset, Err: me.err}
+			if me.decompStart >= end {
+				// The damage (or cut) is in a later member: this
+				// record is whole. A cut stays sticky in the stream
+				// and is reported at the next record.
+				if me.reason != ReasonTruncated {
+					r.resync = true
+					r.deferred = &Error{Reason: me.reason, Offset: me.at, MemberOffset: me.compOffset, Err: me.err}
+				}
 				return true, nil
 			}
 			return false, err
