@@ -331,35 +331,24 @@ func (e *encoder) flush() {
 }
 
 // wordpiece appends the greedy longest-match-first pieces of word, or one
-// [UNK] if some part of it matches no piece.
+// [UNK] if some part of it matches no piece. The vocabulary is valid UTF-8,
+// so every match ends on a character boundary, as HuggingFace's loop over
+// character boundaries requires.
 func (t *Tokenizer) wordpiece(dst []int32, word []byte) []int32 {
-	if id, ok := t.head[string(word)]; ok {
+	id, n := t.headTrie.longest(word)
+	if id < 0 {
+		return append(dst, t.unk)
+	}
+	if n == len(word) {
 		return append(dst, id)
 	}
 	mark := len(dst)
-	vocab := t.head
-	for start := 0; start < len(word); {
-		end := min(len(word), start+t.maxPiece)
-		for end < len(word) && !utf8.RuneStart(word[end]) {
-			end--
-		}
-		found := false
-		for end > start {
-			if id, ok := vocab[string(word[start:end])]; ok {
-				dst = append(dst, id)
-				found = true
-				break
-			}
-			end--
-			for end > start && !utf8.RuneStart(word[end]) {
-				end--
-			}
-		}
-		if !found {
+	dst = append(dst, id)
+	for start := n; start < len(word); start += n {
+		if id, n = t.contTrie.longest(word[start:]); id < 0 {
 			return append(dst[:mark], t.unk)
 		}
-		start = end
-		vocab = t.cont
+		dst = append(dst, id)
 	}
 	return dst
 }

@@ -27,7 +27,8 @@ type Tokenizer struct {
 	// pieces with their "##" prefix removed, so the hot loop looks up
 	// sub-slices of the word without building "##"+piece strings.
 	head, cont map[string]int32
-	maxPiece   int // longest piece in bytes: no lookup needs to try longer
+	// headTrie and contTrie hold the same pieces for the hot path.
+	headTrie, contTrie *trie
 	unk        int32
 	maxChars   int
 	prefix     string
@@ -149,9 +150,6 @@ func build(c config) (*Tokenizer, error) {
 			return nil, err
 		}
 		t.ids[tok] = id
-		if len(tok) > t.maxPiece {
-			t.maxPiece = len(tok)
-		}
 		if rest, ok := strings.CutPrefix(tok, c.prefix); ok && rest != "" {
 			t.cont[rest] = id
 		}
@@ -180,6 +178,8 @@ func build(c config) (*Tokenizer, error) {
 	for _, a := range c.added {
 		t.tokens[a.id] = a.content
 	}
+
+	t.headTrie, t.contTrie = newTrie(t.head), newTrie(t.cont)
 
 	t.added = append([]addedToken(nil), c.added...)
 	sort.SliceStable(t.added, func(i, j int) bool { return len(t.added[i].content) > len(t.added[j].content) })

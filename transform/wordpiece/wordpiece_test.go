@@ -238,3 +238,40 @@ func FuzzTokenize(f *testing.F) {
 		}
 	})
 }
+
+// TestTokenizerJSONOptions: a cased tokenizer.json with a longer word limit
+// and its own continuation prefix (words then outgrow the stack buffer).
+func TestTokenizerJSONOptions(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tokenizer.json")
+	js := `{"added_tokens":[{"id":0,"content":"[UNK]","special":true}],
+	"normalizer":{"type":"BertNormalizer","clean_text":true,"handle_chinese_chars":true,"strip_accents":null,"lowercase":false},
+	"pre_tokenizer":{"type":"BertPreTokenizer"},
+	"model":{"type":"WordPiece","unk_token":"[UNK]","continuing_subword_prefix":"@@","max_input_chars_per_word":150,
+	"vocab":{"[UNK]":0,"a":1,"@@a":2,"é":3,"@@é":4,"A":5}}}`
+	if err := os.WriteFile(p, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in   string
+		want []int32
+	}{
+		{strings.Repeat("a", 150), append([]int32{1}, slices.Repeat([]int32{2}, 149)...)},
+		{strings.Repeat("a", 151), []int32{0}},
+		{strings.Repeat("é", 150), append([]int32{3}, slices.Repeat([]int32{4}, 149)...)},
+		{"Aa", []int32{5, 2}},
+		{"é", []int32{3}}, // cased: no accent stripping
+		{"[UNK]a", []int32{0, 1}},
+	} {
+		got := tk.Encode(nil, tc.in)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Encode(%.20q…) = %v, want %v", tc.in, got, tc.want)
+		}
+		if ref := refEncode(tk, tc.in); !slices.Equal(ref, tc.want) {
+			t.Errorf("reference(%.20q…) = %v, want %v", tc.in, ref, tc.want)
+		}
+	}
+}
