@@ -8,7 +8,6 @@ import "context"
 func init() {
 	for _, p := range []struct{ name, summary, issue string }{
 		{"transform", "tokenize and pack documents into Arrow example batches", "Transform (#6)"},
-		{"train", "pre-train ELECTRA from Arrow batches (files or Kafka)", "Trainer I (#7)"},
 		{"run", "run a whole pipeline file in one process", "Trainer II (#8)"},
 		{"export", "export an example topic as an Arrow or Parquet dataset", "Transform (#6)"},
 	} {
