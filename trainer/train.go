@@ -90,15 +90,15 @@ func splitmix(x uint64) uint64 {
 
 // RunOptions configures Run.
 type RunOptions struct {
-	Config  Config
-	Adam    AdamConfig
-	Device  gotch.Device
-	Seed    uint64
-	Steps   int    // stop once this many updates are done (also the schedule's end)
-	Warmup  int    // LR warmup steps
-	OutDir  string // metrics.jsonl, deadletter.jsonl, checkpoints
-	Resume  bool   // continue from the newest checkpoint in OutDir
-	Logger  *slog.Logger
+	Config Config
+	Adam   AdamConfig
+	Device gotch.Device
+	Seed   uint64
+	Steps  int    // stop once this many updates are done (also the schedule's end)
+	Warmup int    // LR warmup steps
+	OutDir string // metrics.jsonl, deadletter.jsonl, checkpoints
+	Resume bool   // continue from the newest checkpoint in OutDir
+	Logger *slog.Logger
 	// CheckpointEvery writes a checkpoint every this many steps (and at the
 	// end, and on cancellation); Keep is how many to keep.
 	CheckpointEvery, Keep int
