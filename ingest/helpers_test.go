@@ -1,9 +1,13 @@
 package ingest
 
 import (
+	"bytes"
+	"compress/bzip2"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/electra-go/electra/schemas"
@@ -108,4 +112,63 @@ func slicesSorted[K ~string](seq func(func(K) bool)) []K {
 		}
 	}
 	return out
+}
+
+// smallRealDump writes a plain-XML export holding the real excerpt's
+// header, every non-article page (redirects, other namespaces) and its n
+// shortest articles, in their original order: real data, small enough
+// for pipeline tests under the race detector (Punkt is slow there).
+func smallRealDump(t testing.TB, n int) string {
+	t.Helper()
+	f, err := os.Open(realWikiDump(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	xml, err := io.ReadAll(bzip2.NewReader(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type page struct {
+		raw     []byte
+		article bool
+		size    int
+	}
+	var pages []page
+	first := -1
+	err = scanElements(bytes.NewReader(xml), pageOpen, pageClose, 64<<20, func(off int64, raw []byte, _ elementKind) bool {
+		if first < 0 {
+			first = int(off)
+		}
+		rec := pageRecord(raw, off, "", siteInfo{}, Options{})
+		pages = append(pages, page{raw: bytes.Clone(raw), article: rec.Doc.ID != "", size: len(raw)})
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, p := range pages {
+		if p.article {
+			sizes = append(sizes, p.size)
+		}
+	}
+	slices.Sort(sizes)
+	limit := sizes[min(n, len(sizes))-1]
+	var out bytes.Buffer
+	out.Write(xml[:first])
+	kept := 0
+	for _, p := range pages {
+		if p.article && (p.size > limit || kept == n) {
+			continue
+		}
+		if p.article {
+			kept++
+		}
+		out.WriteString("  ")
+		out.Write(p.raw)
+		out.WriteString("\n")
+	}
+	out.WriteString("</mediawiki>\n")
+	return writeFile(t, t.TempDir(), "enwiki-small.xml", out.Bytes())
 }

@@ -189,26 +189,26 @@ func (c *crashingSink) Write(ctx context.Context, docs []schemas.Document, dead 
 // run that never died.
 func TestRunResumeJSONL(t *testing.T) {
 	dir := t.TempDir()
-	inputs := []string{"testdata/export-0.11.xml", realWikiDump(t)}
+	inputs := []string{"testdata/export-0.11.xml", smallRealDump(t, 30)}
 	cleanOut := filepath.Join(dir, "clean.jsonl")
 	clean := NewJSONLSink(cleanOut)
-	if _, err := Run(context.Background(), Config{Format: "wikipedia", Inputs: inputs, Sink: clean, BatchDocs: 7}); err != nil {
+	if _, err := Run(context.Background(), Config{Format: "wikipedia", Inputs: inputs, Sink: clean, BatchDocs: 4}); err != nil {
 		t.Fatal(err)
 	}
 	clean.Close()
 
 	out := filepath.Join(dir, "resumed.jsonl")
 	resume := filepath.Join(dir, "resume.json")
-	for _, crashAfter := range []int{3, 5} {
+	for _, crashAfter := range []int{2, 3} {
 		s := &crashingSink{JSONLSink: NewJSONLSink(out), left: crashAfter}
-		_, err := Run(context.Background(), Config{Format: "wikipedia", Inputs: inputs, Sink: s, BatchDocs: 7, Resume: resume})
+		_, err := Run(context.Background(), Config{Format: "wikipedia", Inputs: inputs, Sink: s, BatchDocs: 4, Resume: resume})
 		s.Close()
 		if !errors.Is(err, errCrash) {
 			t.Fatalf("run did not crash: %v", err)
 		}
 	}
 	s := NewJSONLSink(out)
-	sum, err := Run(context.Background(), Config{Format: "wikipedia", Inputs: inputs, Sink: s, BatchDocs: 7, Resume: resume})
+	sum, err := Run(context.Background(), Config{Format: "wikipedia", Inputs: inputs, Sink: s, BatchDocs: 4, Resume: resume})
 	s.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestRunResumeJSONL(t *testing.T) {
 	}
 	// A finished resume file makes a re-run a no-op.
 	s = NewJSONLSink(out)
-	sum, err = Run(context.Background(), Config{Format: "wikipedia", Inputs: inputs, Sink: s, BatchDocs: 7, Resume: resume})
+	sum, err = Run(context.Background(), Config{Format: "wikipedia", Inputs: inputs, Sink: s, BatchDocs: 4, Resume: resume})
 	s.Close()
 	if err != nil || sum.Docs != 0 {
 		t.Fatalf("re-run after completion: %s, %v", sum, err)
