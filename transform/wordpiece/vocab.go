@@ -29,9 +29,9 @@ type Tokenizer struct {
 	head, cont map[string]int32
 	// headTrie and contTrie hold the same pieces for the hot path.
 	headTrie, contTrie *trie
-	unk        int32
-	maxChars   int
-	prefix     string
+	unk                int32
+	maxChars           int
+	prefix             string
 
 	cleanText, chinese, stripAccents, lowercase bool
 
