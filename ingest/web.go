@@ -160,7 +160,9 @@ func (w *webReader) convert(rec *warc.Record, q htmltext.Quality) Record {
 	if typ != "response" {
 		return Record{Skip: skipWARCType + typ}
 	}
-	if ct := strings.ToLower(rec.Header.Get("Content-Type")); !strings.HasPrefix(ct, "application/http") {
+	// Responses to dns: or ftp: fetches carry other content types; a
+	// missing one is given the benefit of the doubt.
+	if ct := strings.ToLower(rec.Header.Get("Content-Type")); ct != "" && !strings.HasPrefix(ct, "application/http") {
 		return Record{Skip: skipNotHTML}
 	}
 	resp, err := warc.ParseHTTPResponse(rec.Content, maxHTTPBody)
