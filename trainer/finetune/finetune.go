@@ -170,9 +170,9 @@ func (c *Classifier) Params() []*trainer.Param {
 // [B, 1, 1, L] to logits [B, NumLabels].
 func (c *Classifier) Forward(s *torch.Scope, ids, segs, maskAdd *ts.Tensor, train bool) *ts.Tensor {
 	d := c.Model.Discriminator
-	x := d.Embeddings.Forward(s, ids, segs, train)  // [B, L, E]
-	h := d.Encoder.Forward(s, x, maskAdd, train)    // [B, L, H]
-	cls := s.Keep(h.MustSelect(1, 0, false))        // [B, H], the [CLS] position
+	x := d.Embeddings.Forward(s, ids, segs, train) // [B, L, E]
+	h := d.Encoder.Forward(s, x, maskAdd, train)   // [B, L, H]
+	cls := s.Keep(h.MustSelect(1, 0, false))       // [B, H], the [CLS] position
 	p := c.Model.Config.Dropout
 	cls = s.Keep(ts.MustDropout(cls, p, train))
 	cls = s.Keep(ts.MustLinear(cls, c.dense.Tensor, c.denseB.Tensor))
