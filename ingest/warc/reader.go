@@ -192,7 +192,7 @@ func (r *Reader) start() {
 			// Offsets below are counted from where r was when handed to
 			// us; rescans seek to absolute positions, so only trust
 			// seeking when that is the start.
-			if pos, err := seek.Seek(0, io.SeekCurrent); err != nil || pos != int64(br.Buffered()) {
+			if pos, err := seek.Seek(0, io.SeekCurrent); err != nil || pos != cr.n {
 				seek = nil
 			}
 		}
@@ -245,23 +245,14 @@ func (r *Reader) Next() (*Record, error) {
 		r.deferred = nil
 		return nil, e
 	}
-	for {
-		if r.resync {
-			err := r.skipToVersionLine()
-			if err != nil {
-				return nil, r.failed(err, r.s.off, nil)
-			}
-			r.resync = false
+	if r.resync {
+		if err := r.skipToVersionLine(); err != nil {
+			return nil, r.failed(err, r.s.off, nil)
 		}
-		rec, err := r.record()
-		if err == errRetry {
-			continue
-		}
-		return rec, err
+		r.resync = false
 	}
+	return r.record()
 }
-
-var errRetry = errors.New("retry")
 
 // failed turns an error from the stream into what Next returns: io.EOF
 // stays, damage becomes an *Error (and a resync), anything else is fatal.
