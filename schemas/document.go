@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,7 +120,7 @@ func (d *Document) Sentences() func(yield func(string) bool) {
 // an error so that a typo in a foreign producer surfaces at once.
 func DecodeDocument(b []byte) (Document, error) {
 	var d Document
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
 		var te *json.UnmarshalTypeError
