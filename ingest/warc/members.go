@@ -18,7 +18,7 @@ const maxRescanBack = 16 << 20
 // verifyLimit is how much of a member is inflated and checked before any
 // of it is handed out. Per-record members (CommonCrawl, wget) are far
 // smaller, so their damage never reaches the record parser as garbage.
-const verifyLimit = 16 << 20
+var verifyLimit = 16 << 20
 
 // countReader counts the compressed bytes pulled from the source so member
 // offsets can be reported in terms a user can seek to.

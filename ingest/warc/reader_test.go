@@ -146,6 +146,7 @@ func TestReaderLayouts(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%q/%s", version, nl, compress), func(t *testing.T) {
 					want := sampleRecords(nl)
 					r := NewReader(bytes.NewReader(encode(l, want)))
+					defer setVerifyLimit(64)()
 					got, errs := readAll(t, r)
 					if len(errs) > 0 {
 						t.Fatalf("errors on a well-formed file: %v", errs)
@@ -206,7 +207,22 @@ func TestRecordOffsets(t *testing.T) {
 // noSeek hides Seek so the forward-only recovery path is tested too.
 type noSeek struct{ io.Reader }
 
+// setVerifyLimit lowers the size up to which gzip members are verified
+// before use, so small test files exercise the pass-through path that
+// whole-file gzips over the limit take; it returns the restore.
+func setVerifyLimit(n int) func() {
+	old := verifyLimit
+	verifyLimit = n
+	return func() { verifyLimit = old }
+}
+
 func TestReaderDamage(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) { testReaderDamage(t, stream) })
+	}
+}
+
+func testReaderDamage(t *testing.T, streamMembers bool) {
 	recs := []testRecord{
 		{typ: "response", id: "<urn:uuid:1>", uri: "http://a/1", content: strings.Repeat("one ", 200)},
 		{typ: "response", id: "<urn:uuid:2>", uri: "http://a/2", content: strings.Repeat("two ", 200)},
@@ -296,6 +312,9 @@ func TestReaderDamage(t *testing.T) {
 	for _, tc := range cases {
 		for _, seekable := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/seek=%v", tc.name, seekable), func(t *testing.T) {
+				if streamMembers {
+					defer setVerifyLimit(256)()
+				}
 				var src io.Reader = bytes.NewReader(tc.data)
 				if !seekable {
 					src = noSeek{src}
