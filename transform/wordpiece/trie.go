@@ -7,9 +7,14 @@ import "slices"
 // single walk that remembers the last token it passed, instead of a hash
 // lookup for every candidate length.
 type trie struct {
-	base  []int32 // first child slot of a node, minus the label
-	check []int32 // the parent of a slot; -1 where free
-	value []int32 // the token id ending at a node, or -1
+	slots []daSlot
+}
+
+// daSlot keeps a slot's three fields together: one cache line per step.
+type daSlot struct {
+	base  int32 // first child slot of a node, minus the label
+	check int32 // the parent of a slot; -1 where free
+	value int32 // the token id ending at a node, or -1
 }
 
 func newTrie(tokens map[string]int32) *trie {
@@ -34,7 +39,7 @@ func newTrie(tokens map[string]int32) *trie {
 		queue = queue[1:]
 		lo := nd.lo
 		if lo < nd.hi && len(keys[lo]) == nd.depth {
-			b.t.value[nd.slot] = tokens[keys[lo]]
+			b.t.slots[nd.slot].value = tokens[keys[lo]]
 			lo++
 		}
 		if lo == nd.hi {
@@ -49,7 +54,7 @@ func newTrie(tokens map[string]int32) *trie {
 			}
 		}
 		base := b.place(labels)
-		b.t.base[nd.slot] = int32(base)
+		b.t.slots[nd.slot].base = int32(base)
 		for i, c := range labels {
 			s := int32(base + c)
 			b.occupy(s, nd.slot)
@@ -61,11 +66,11 @@ func newTrie(tokens map[string]int32) *trie {
 		}
 	}
 	t := b.t
-	n := len(t.check)
-	for n > 1 && t.check[n-1] < 0 {
+	n := len(t.slots)
+	for n > 1 && t.slots[n-1].check < 0 {
 		n--
 	}
-	t.base, t.check, t.value = t.base[:n:n], t.check[:n:n], t.value[:n:n]
+	t.slots = t.slots[:n:n]
 	return t
 }
 
@@ -79,14 +84,12 @@ type trieBuilder struct {
 
 func (b *trieBuilder) grow(n int) {
 	t := b.t
-	if n <= len(t.check) {
+	if n <= len(t.slots) {
 		return
 	}
-	n = max(n, 2*len(t.check))
-	for i := int32(len(t.check)); int(i) < n; i++ {
-		t.base = append(t.base, 0)
-		t.check = append(t.check, -1)
-		t.value = append(t.value, -1)
+	n = max(n, 2*len(t.slots))
+	for i := int32(len(t.slots)); int(i) < n; i++ {
+		t.slots = append(t.slots, daSlot{0, -1, -1})
 		b.prev = append(b.prev, b.tail)
 		b.next = append(b.next, -1)
 		if b.tail >= 0 {
@@ -99,7 +102,7 @@ func (b *trieBuilder) grow(n int) {
 }
 
 func (b *trieBuilder) occupy(s, parent int32) {
-	b.t.check[s] = parent
+	b.t.slots[s].check = parent
 	p, n := b.prev[s], b.next[s]
 	if p >= 0 {
 		b.next[p] = n
@@ -118,7 +121,7 @@ func (b *trieBuilder) place(labels []int) int {
 	last := labels[len(labels)-1]
 	for f := b.head; ; {
 		if f < 0 {
-			tail := len(b.t.check)
+			tail := len(b.t.slots)
 			b.grow(tail + last + 1)
 			f = int32(tail)
 			continue
@@ -128,7 +131,7 @@ func (b *trieBuilder) place(labels []int) int {
 			b.grow(base + last + 1)
 			ok := true
 			for _, c := range labels[1:] {
-				if b.t.check[base+c] >= 0 {
+				if b.t.slots[base+c].check >= 0 {
 					ok = false
 					break
 				}
@@ -145,16 +148,21 @@ func (b *trieBuilder) place(labels []int) int {
 // s, or -1, 0.
 func (t *trie) longest(s []byte) (id int32, n int) {
 	id = -1
-	slot := int32(0)
-	base, check, value := t.base, t.check, t.value
+	slots := t.slots
+	cur := int32(0)
+	base := slots[0].base
 	for i := 0; i < len(s); i++ {
-		next := base[slot] + int32(s[i])
-		if uint(next) >= uint(len(check)) || check[next] != slot || next == 0 {
+		next := base + int32(s[i])
+		if uint(next) >= uint(len(slots)) || next == 0 {
 			break
 		}
-		slot = next
-		if v := value[slot]; v >= 0 {
-			id, n = v, i+1
+		sl := &slots[next]
+		if sl.check != cur {
+			break
+		}
+		cur, base = next, sl.base
+		if sl.value >= 0 {
+			id, n = sl.value, i+1
 		}
 	}
 	return id, n
