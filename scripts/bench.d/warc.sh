@@ -44,7 +44,7 @@ PY
 		python3 -c "import socket; socket.create_connection(('127.0.0.1',$port))" 2>/dev/null && break
 		sleep 0.1
 	done
-	wget -r -l 1 --no-verbose --warc-file="$tmp/sotu" -P "$tmp/mirror" "http://127.0.0.1:$port/index.html" 2>/dev/null || [[ $? == 8 ]]
+	wget -r -l 1 --no-verbose --no-proxy --warc-file="$tmp/sotu" -P "$tmp/mirror" "http://127.0.0.1:$port/index.html" 2>/dev/null || [[ $? == 8 ]]
 	kill "$server"
 	server=
 	mv "$tmp/sotu.warc.gz" "$warc"

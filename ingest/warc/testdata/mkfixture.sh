@@ -15,6 +15,6 @@ for _ in $(seq 50); do
 done
 tmp=$(mktemp -d)
 # wget exits 8 when a link is broken (missing.html, on purpose).
-wget -r -l 2 -p --no-verbose --warc-file="$tmp/wget-site" -P "$tmp/mirror" "http://127.0.0.1:$port/index.html" || [[ $? == 8 ]]
+wget -r -l 2 -p --no-verbose --no-proxy --warc-file="$tmp/wget-site" -P "$tmp/mirror" "http://127.0.0.1:$port/index.html" || [[ $? == 8 ]]
 mv "$tmp/wget-site.warc.gz" wget-site.warc.gz
 rm -rf "$tmp"
