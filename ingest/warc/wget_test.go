@@ -37,7 +37,7 @@ func TestWgetLive(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	dir := t.TempDir()
-	cmd := exec.Command(wget, "-r", "-l", "2", "-p", "--no-verbose", "--no-proxy", "--tries=1", "--timeout=10",
+	cmd := exec.Command(wget, "-r", "-l", "2", "-p", "--no-config", "--no-verbose", "--no-proxy", "--tries=1", "--timeout=10",
 		"--warc-file="+filepath.Join(dir, "live"), "-P", filepath.Join(dir, "mirror"),
 		"http://"+ln.Addr().String()+"/index.html")
 	out, err := cmd.CombinedOutput()
