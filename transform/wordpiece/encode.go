@@ -100,10 +100,13 @@ func (e *encoder) text(s string) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			i++
-			if e.np > 0 {
+			class := t.asciiClass[c]
+			// Held marks wait across dropped characters: clean_text
+			// removes those before NFD orders the marks.
+			if e.np > 0 && class != aDrop {
 				e.drain()
 			}
-			switch t.asciiClass[c] {
+			switch class {
 			case aWord:
 				e.n++
 				if e.n <= t.maxChars {
@@ -161,10 +164,10 @@ func (e *encoder) normalize(r rune) {
 		// Hangul syllables decompose algorithmically into conjoining jamo,
 		// all starters.
 		s := r - hangulBase
-		e.lower(0x1100 + s/(21*28))
-		e.lower(0x1161 + s%(21*28)/28)
+		e.decomposed(0x1100+s/(21*28), 0)
+		e.decomposed(0x1161+s%(21*28)/28, 0)
 		if t := s % 28; t != 0 {
-			e.lower(0x11A7 + t)
+			e.decomposed(0x11A7+t, 0)
 		}
 		return
 	}

@@ -162,3 +162,24 @@ func refEncode(t *Tokenizer, text string) []int32 {
 		text = text[best+bestLen:]
 	}
 }
+
+// refWords is the words HuggingFace's pre-tokenizer hands to WordPiece,
+// with added tokens left out.
+func refWords(t *Tokenizer, text string) []string {
+	var out []string
+	for {
+		best, bestLen := -1, 0
+		for i := 0; i < len(text) && best < 0; i++ {
+			for _, a := range t.added {
+				if strings.HasPrefix(text[i:], a.content) && len(a.content) > bestLen {
+					best, bestLen = i, len(a.content)
+				}
+			}
+		}
+		if best < 0 {
+			return append(out, refPreTokenize(refNormalize(t, text))...)
+		}
+		out = append(out, refPreTokenize(refNormalize(t, text[:best]))...)
+		text = text[best+bestLen:]
+	}
+}

@@ -80,7 +80,9 @@ func NewTrainer(cfg TrainConfig) (*Trainer, error) {
 		added = append(added, addedToken{s, int32(i)})
 	}
 	norm, err := build(config{
-		vocab: vocab, added: added, prefix: "##", maxChars: 100,
+		// No word-length cut: the trainer counts every word whole, as
+		// HuggingFace's does.
+		vocab: vocab, added: added, prefix: "##", maxChars: 1 << 30,
 		cleanText: true, chinese: true, stripAccents: !cfg.Cased, lowercase: !cfg.Cased,
 	})
 	if err != nil {

@@ -212,7 +212,22 @@ func FuzzTokenize(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// Whole words (no 100-character cut) from both configurations, to
+	// compare normalization itself: with the BERT vocab many differences
+	// would hide behind the same [UNK].
+	var wordTks []*Tokenizer
+	for _, k := range []*Tokenizer{tk, cased} {
+		w, err := build(config{
+			vocab: k.head, added: k.added, unk: k.unk, prefix: "##", maxChars: 1 << 30,
+			cleanText: k.cleanText, chinese: k.chinese, stripAccents: k.stripAccents, lowercase: k.lowercase,
+		})
+		if err != nil {
+			f.Fatal(err)
+		}
+		wordTks = append(wordTks, w)
+	}
 	for _, s := range []string{"", "Hello, world!", "[CLS] naïve İ 中文 x\u0301\u0316", "a\u1B44\u1B34b", "\u302e\u0300\u302f",
+		"a\u302e\x01\u1B44b", "a\u302e\u200b\u1B44b", "a\u302e각\u1B44", "a\u302e\u1B44[SEP]\u1B44\u302e",
 		strings.Repeat("é", 101), "\xff\xfe[SEP]\x00", "ｆｕｌｌ　ｗｉｄｔｈ", "👨‍👩‍👧 🥰", "\u0130\u0131"} {
 		f.Add(s)
 	}
@@ -234,6 +249,17 @@ func FuzzTokenize(f *testing.F) {
 			}
 			if want := refEncode(k, s); !slices.Equal(got, want) {
 				t.Fatalf("%+q (lowercase=%v): encoder %v, reference %v", s, k.lowercase, got, want)
+			}
+		}
+		for _, k := range wordTks {
+			if !k.cleanText && !utf8.ValidString(s) {
+				continue
+			}
+			var got []string
+			e := encoder{t: k, words: func(w []byte) { got = append(got, string(w)) }}
+			e.run(s)
+			if want := refWords(k, s); !slices.Equal(got, want) {
+				t.Fatalf("%+q (lowercase=%v): encoder words %+q, reference %+q", s, k.lowercase, got, want)
 			}
 		}
 	})
