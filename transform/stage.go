@@ -1,0 +1,478 @@
+package transform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/electra-go/electra/schemas"
+	"github.com/electra-go/electra/transform/pack"
+	"github.com/electra-go/electra/transform/wordpiece"
+)
+
+// Position locates one input record: a Kafka topic/partition/offset, or a
+// file (Topic), 0, line number.
+type Position struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	// Generation is the consumer-group generation the record was fetched
+	// in (0 for files). It is not part of batch ids.
+	Generation int32
+}
+
+// Record is one input document message and where it came from.
+type Record struct {
+	Position
+	Key   []byte
+	Value []byte // electra.doc.v1 JSON
+}
+
+// Input is where documents come from. Like a Benthos input, it learns that
+// records are done only through Commit, which the stage calls after the
+// output has acknowledged everything built from them.
+type Input interface {
+	// Next returns the next record, or io.EOF when a finite input ends.
+	Next(ctx context.Context) (Record, error)
+	// Commit marks every record of through.Topic/Partition up to and
+	// including through.Offset as done.
+	Commit(ctx context.Context, through Position) error
+}
+
+// Batch is one output message: up to BatchRows examples under a
+// deterministic id.
+type Batch struct {
+	ID       string
+	Examples []schemas.Example
+}
+
+// Chunk is the unit of delivery: the examples built from a contiguous run
+// of records of one partition, shuffled and cut into batches, plus the dead
+// letters of that run. Through is the last record it covers.
+type Chunk struct {
+	First, Through Position
+	Batches        []Batch
+	Dead           []schemas.DeadLetter
+	Documents      int
+	Stats          pack.Stats
+}
+
+// Output is where chunks go. Write returns nil only once every batch and
+// dead letter of the chunk is acknowledged (by the broker, or written to
+// the dataset files); only then are the chunk's records committed.
+type Output interface {
+	Write(ctx context.Context, c *Chunk) error
+}
+
+// Config configures a Stage. Zero values are defaults.
+type Config struct {
+	// MaxSeqLength is L; default 128.
+	MaxSeqLength int
+	// Seed for packing and shuffling; the same seed and input give the
+	// same batches. Default 0 (a valid seed).
+	Seed uint64
+	// Workers is the number of tokenizer goroutines; default GOMAXPROCS.
+	Workers int
+	// BatchRows is the number of examples per output message; default 1024.
+	BatchRows int
+	// ShuffleExamples is the shuffle buffer: a chunk is sealed once it holds
+	// this many examples, then shuffled and cut into batches. Larger mixes
+	// examples of more documents into each batch (an example's neighbours
+	// come from ~ShuffleExamples/examples-per-document documents) at the
+	// cost of ShuffleExamples*L*5 bytes per partition in flight and more
+	// records redelivered after a crash. Default 8192 (8 batches; 5 MiB at
+	// L=128).
+	ShuffleExamples int
+	// FlushIdle seals open chunks when no record arrived for this long, so
+	// the tail of a quiet topic is not held back. Default 2s. Chunks sealed
+	// by idleness end where the data paused, so a replay after a crash may
+	// cut them differently (new batch ids); chunks sealed by size are
+	// reproduced exactly.
+	FlushIdle time.Duration
+	// Queue bounds records in flight between reading and packing; default
+	// 64 per worker.
+	Queue int
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.MaxSeqLength == 0 {
+		c.MaxSeqLength = 128
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.BatchRows <= 0 {
+		c.BatchRows = 1024
+	}
+	if c.ShuffleExamples <= 0 {
+		c.ShuffleExamples = 8 * c.BatchRows
+	}
+	if c.FlushIdle <= 0 {
+		c.FlushIdle = 2 * time.Second
+	}
+	if c.Queue <= 0 {
+		c.Queue = 64 * c.Workers
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Totals are the stage's running counts.
+type Totals struct {
+	Records  int64
+	Dead     int64
+	Batches  int64
+	Pack     pack.Stats
+	Commits  int64
+	Sentence int64
+}
+
+// Stage runs documents through tokenizer and packer into an Output.
+type Stage struct {
+	cfg Config
+	tok *wordpiece.Tokenizer
+
+	mu     sync.Mutex
+	totals Totals
+}
+
+// New returns a Stage. tok is shared by the tokenizer goroutines.
+func New(cfg Config, tok *wordpiece.Tokenizer) (*Stage, error) {
+	cfg.defaults()
+	sp := tok.Specials()
+	if _, err := pack.New(pack.Config{MaxSeqLength: cfg.MaxSeqLength, CLS: sp.CLS, SEP: sp.SEP}); err != nil {
+		return nil, err
+	}
+	return &Stage{cfg: cfg, tok: tok}, nil
+}
+
+// Meta is the schema metadata of the stage's batches.
+func (s *Stage) Meta() schemas.ExamplesMeta {
+	return schemas.ExamplesMeta{MaxSeqLength: s.cfg.MaxSeqLength, VocabSHA256: s.tok.SHA256(), Tokenizer: TokenizerName}
+}
+
+// TokenizerName goes into the schema metadata.
+const TokenizerName = "electra-go/wordpiece (BERT basic + WordPiece, HuggingFace-exact)"
+
+// Totals returns a snapshot of the running counts.
+func (s *Stage) Totals() Totals {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.totals
+}
+
+// tokenized is a worker's result for one record.
+type tokenized struct {
+	rec  Record
+	doc  pack.Doc
+	dead *schemas.DeadLetter
+}
+
+type job struct {
+	rec  Record
+	done chan tokenized
+}
+
+// Run reads in until it ends (io.EOF) or ctx is cancelled, writing chunks
+// to out and committing them. On cancellation it returns ctx's error
+// without sealing partial chunks: their records are not committed and
+// will be redelivered.
+func (s *Stage) Run(ctx context.Context, in Input, out Output) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	jobs := make(chan job, s.cfg.Queue)
+	ordered := make(chan chan tokenized, s.cfg.Queue)
+	chunks := make(chan *Chunk, 2)
+	var wg sync.WaitGroup
+
+	// Reader: one goroutine, preserves input order through `ordered`.
+	var readErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ordered)
+		defer close(jobs)
+		for {
+			rec, err := in.Next(ctx)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					readErr = err
+					cancel(err)
+				}
+				return
+			}
+			done := make(chan tokenized, 1)
+			select {
+			case jobs <- job{rec: rec, done: done}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case ordered <- done:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	// Tokenizers.
+	for w := 0; w < s.cfg.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				j.done <- s.tokenize(j.rec)
+			}
+		}()
+	}
+
+	// Sink: writes chunks in order and commits after each is acknowledged.
+	var sinkErr error
+	sinkDone := make(chan struct{})
+	go func() {
+		defer close(sinkDone)
+		for c := range chunks {
+			if sinkErr != nil {
+				continue // drain so the assembler never blocks
+			}
+			if err := out.Write(ctx, c); err != nil {
+				sinkErr = fmt.Errorf("transform: writing chunk %s/%d/%d-%d: %w", c.First.Topic, c.First.Partition, c.First.Offset, c.Through.Offset, err)
+				cancel(sinkErr)
+				continue
+			}
+			if err := in.Commit(ctx, c.Through); err != nil {
+				// At-least-once: a failed commit (e.g. the partition moved
+				// to another member in a rebalance) means redelivery, and
+				// the redelivered batches carry the same ids.
+				s.cfg.Logger.Warn("transform: commit failed; records will be redelivered", "topic", c.Through.Topic, "partition", c.Through.Partition, "offset", c.Through.Offset, "err", err)
+			} else {
+				s.mu.Lock()
+				s.totals.Commits++
+				s.mu.Unlock()
+			}
+			s.mu.Lock()
+			s.totals.Batches += int64(len(c.Batches))
+			s.totals.Dead += int64(len(c.Dead))
+			s.totals.Records += int64(c.Documents)
+			s.totals.Pack.Add(c.Stats)
+			s.mu.Unlock()
+		}
+	}()
+
+	active := func(int32) bool { return true }
+	if g, ok := in.(interface{ Active(int32) bool }); ok {
+		active = g.Active
+	}
+	asmErr := s.assemble(ctx, ordered, chunks, active)
+	close(chunks)
+	<-sinkDone
+	cancel(nil)
+	wg.Wait()
+	switch {
+	case sinkErr != nil:
+		return sinkErr
+	case readErr != nil:
+		return fmt.Errorf("transform: reading input: %w", readErr)
+	case asmErr != nil:
+		return asmErr
+	}
+	return nil
+}
+
+// tokenize decodes and validates one document and tokenizes its sentences
+// into one flat buffer.
+func (s *Stage) tokenize(rec Record) tokenized {
+	doc, err := schemas.DecodeDocument(rec.Value)
+	if err != nil {
+		reason := "invalid-document"
+		var fe *schemas.FieldError
+		if errors.As(err, &fe) {
+			reason = "invalid-field-" + fe.Field
+		}
+		return tokenized{rec: rec, dead: &schemas.DeadLetter{
+			Stage: "transform", Reason: reason, Error: err.Error(), RecordID: string(rec.Key),
+			Topic: rec.Topic, Partition: int32(rec.Partition), KafkaOffset: rec.Offset, Offset: rec.Offset,
+			Excerpt: schemas.Excerpt(rec.Value),
+		}}
+	}
+	var flat []int32
+	var bounds []int
+	for line := range doc.Sentences() {
+		flat = s.tok.Encode(flat, line)
+		bounds = append(bounds, len(flat))
+	}
+	sents := make([][]int32, len(bounds))
+	start := 0
+	for i, end := range bounds {
+		sents[i] = flat[start:end:end]
+		start = end
+	}
+	return tokenized{rec: rec, doc: pack.Doc{ID: doc.ID, Source: doc.Source, Sentences: sents}}
+}
+
+// open is a chunk being filled for one partition.
+type open struct {
+	first, last Position
+	examples    []schemas.Example
+	dead        []schemas.DeadLetter
+	docs        int
+	stats       pack.Stats
+}
+
+type partKey struct {
+	topic     string
+	partition int
+}
+
+// assemble packs tokenized documents in input order into per-partition
+// chunks and seals them by size, on idle, and at the end of input.
+//
+// active says whether a consumer-group generation still owns its
+// partitions. Chunks are sealed on idle only while it does: during a
+// rebalance the partitions may go to another member, which rebuilds the
+// chunk from the committed offset with a size-determined end; an
+// idle-sealed copy here would duplicate those examples under other ids.
+func (s *Stage) assemble(ctx context.Context, ordered <-chan chan tokenized, chunks chan<- *Chunk, active func(int32) bool) error {
+	sp := s.tok.Specials()
+	pk, err := pack.New(pack.Config{MaxSeqLength: s.cfg.MaxSeqLength, Seed: s.cfg.Seed, CLS: sp.CLS, SEP: sp.SEP})
+	if err != nil {
+		return err
+	}
+	parts := map[partKey]*open{}
+	var generation int32
+	seal := func(k partKey) error {
+		o := parts[k]
+		delete(parts, k)
+		if o == nil || o.docs == 0 {
+			return nil
+		}
+		c := s.seal(o)
+		select {
+		case chunks <- c:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	sealAll := func() error {
+		for k := range parts {
+			if err := seal(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	idle := time.NewTimer(s.cfg.FlushIdle)
+	defer idle.Stop()
+	for {
+		var fut chan tokenized
+		var ok bool
+		select {
+		case fut, ok = <-ordered:
+		case <-idle.C:
+			if !active(generation) {
+				idle.Reset(s.cfg.FlushIdle)
+				continue
+			}
+			if err := sealAll(); err != nil {
+				return err
+			}
+			idle.Reset(s.cfg.FlushIdle)
+			continue
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		if !ok {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return sealAll() // end of a finite input
+		}
+		var t tokenized
+		select {
+		case t = <-fut:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		if !idle.Stop() {
+			select {
+			case <-idle.C:
+			default:
+			}
+		}
+		idle.Reset(s.cfg.FlushIdle)
+
+		switch g := t.rec.Generation; {
+		case g < generation:
+			continue // fetched before a rebalance; the new owner has it
+		case g > generation:
+			// A rebalance: partitions may have moved. Unsealed chunks are
+			// not committed, so their records will be delivered again to
+			// whoever owns them now; emitting them here as well would
+			// duplicate them under other batch ids.
+			if len(parts) > 0 {
+				s.cfg.Logger.Info("transform: new group generation; dropping unsealed chunks", "generation", g, "chunks", len(parts))
+			}
+			clear(parts)
+			generation = g
+		}
+		k := partKey{t.rec.Topic, t.rec.Partition}
+		o := parts[k]
+		if o != nil && t.rec.Offset <= o.last.Offset {
+			// The input went back (a rebalance handed this partition back
+			// from its committed offset): what we hold will be redelivered,
+			// so drop it rather than emit it twice under other ids.
+			s.cfg.Logger.Info("transform: partition rewound; dropping uncommitted chunk", "topic", k.topic, "partition", k.partition, "from", o.first.Offset, "to", o.last.Offset, "now", t.rec.Offset)
+			o = nil
+		}
+		if o == nil {
+			o = &open{first: t.rec.Position}
+			parts[k] = o
+		}
+		o.last = t.rec.Position
+		o.docs++
+		if t.dead != nil {
+			o.dead = append(o.dead, *t.dead)
+		} else {
+			o.stats.Add(pk.Pack(t.doc, func(e schemas.Example) { o.examples = append(o.examples, e) }))
+		}
+		if len(o.examples) >= s.cfg.ShuffleExamples {
+			if err := seal(k); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// ChunkPrefix is the deterministic id prefix of a chunk's batches:
+// topic/partition/first-last. Batch i of n is "<prefix>/<i>".
+func ChunkPrefix(first, through Position) string {
+	return fmt.Sprintf("%s/%d/%d-%d", first.Topic, first.Partition, first.Offset, through.Offset)
+}
+
+// seal shuffles a chunk's examples with a generator seeded by the stage
+// seed and the chunk's start, and cuts them into batches.
+func (s *Stage) seal(o *open) *Chunk {
+	prefix := ChunkPrefix(o.first, o.last)
+	h := fnv.New64a()
+	h.Write([]byte(prefix))
+	rng := rand.New(rand.NewPCG(s.cfg.Seed, h.Sum64()))
+	rng.Shuffle(len(o.examples), func(i, j int) { o.examples[i], o.examples[j] = o.examples[j], o.examples[i] })
+	c := &Chunk{First: o.first, Through: o.last, Dead: o.dead, Documents: o.docs, Stats: o.stats}
+	for i := 0; i < len(o.examples); i += s.cfg.BatchRows {
+		end := min(i+s.cfg.BatchRows, len(o.examples))
+		c.Batches = append(c.Batches, Batch{ID: fmt.Sprintf("%s/%d", prefix, len(c.Batches)), Examples: o.examples[i:end]})
+	}
+	return c
+}
