@@ -106,6 +106,10 @@ type RunOptions struct {
 	LogEvery int
 	// Progress, if set, is called after every step.
 	Progress func(r Metrics)
+	// OnCheckpoint, if set, is called after each checkpoint is durable,
+	// with its path and the state it holds (e.g. to commit the Kafka
+	// offsets of State.Position). An error stops the run.
+	OnCheckpoint func(path string, st State) error
 }
 
 // Metrics is one line of metrics.jsonl, the contract other tools read.
@@ -184,6 +188,9 @@ func Run(ctx context.Context, opt RunOptions, open OpenSource) error {
 		path, err := SaveCheckpoint(opt.OutDir, t.Model, t.Opt, t.State, opt.Keep)
 		if err == nil {
 			log.Info("checkpoint", "path", path, "step", t.State.Step)
+			if opt.OnCheckpoint != nil {
+				err = opt.OnCheckpoint(path, t.State)
+			}
 		}
 		return err
 	}
