@@ -108,10 +108,43 @@ func Encode(a, b []int32, maxLen int, tok trainer.SpecialTokens) (ids []int32, s
 	return ids, segs
 }
 
-// Classifier is a discriminator encoder with a sequence-level head. It
-// borrows the model (the caller closes it) and owns the head.
+// Body is the pre-trained encoder a head sits on: shared embeddings, the
+// encoder stack, and its parameters under HuggingFace names (electra.*).
+type Body struct {
+	Embeddings *trainer.Embeddings
+	Encoder    *trainer.Encoder
+	Hidden     int
+	Params     []*trainer.Param
+}
+
+// DiscriminatorBody is ELECTRA's discriminator encoder: what the paper
+// fine-tunes.
+func DiscriminatorBody(m *trainer.Model) Body {
+	return body(m.Discriminator.Embeddings, m.Discriminator.Encoder, m.Config.HiddenSize, m.DiscriminatorParameters())
+}
+
+// GeneratorBody is the generator's encoder; with GeneratorFraction 1 it is
+// a BERT-sized masked language model, the baseline of the RTD-vs-MLM
+// comparison.
+func GeneratorBody(m *trainer.Model) Body {
+	return body(m.Generator.Embeddings, m.Generator.Encoder, m.Config.Generator().HiddenSize, m.GeneratorParameters())
+}
+
+func body(e *trainer.Embeddings, enc *trainer.Encoder, hidden int, named []ts.NamedTensor) Body {
+	b := Body{Embeddings: e, Encoder: enc, Hidden: hidden}
+	for _, nt := range named {
+		if strings.HasPrefix(nt.Name, "electra.") { // not the pre-training heads
+			b.Params = append(b.Params, &trainer.Param{Name: nt.Name, Tensor: nt.Tensor})
+		}
+	}
+	return b
+}
+
+// Classifier is an encoder body with a sequence-level head. It borrows the
+// model (the caller closes it) and owns the head.
 type Classifier struct {
 	Model     *trainer.Model
+	Body      Body
 	NumLabels int // 1 means regression
 	Head      []*trainer.Param
 	dense     *trainer.Param
@@ -121,10 +154,10 @@ type Classifier struct {
 }
 
 // NewClassifier adds a freshly initialised head (normal, std init_std, as
-// HF's _init_weights) for numLabels classes, or regression when 1. Seed
-// libtorch first for a reproducible head.
-func NewClassifier(m *trainer.Model, numLabels int) *Classifier {
-	h := int64(m.Config.HiddenSize)
+// HF's _init_weights) for numLabels classes, or regression when 1, on the
+// given body of m. Seed libtorch first for a reproducible head.
+func NewClassifier(m *trainer.Model, body Body, numLabels int) *Classifier {
+	h := int64(body.Hidden)
 	n := int64(max(numLabels, 1))
 	param := func(name string, t *ts.Tensor) *trainer.Param {
 		if m.Device != gotch.CPU {
@@ -135,7 +168,7 @@ func NewClassifier(m *trainer.Model, numLabels int) *Classifier {
 	}
 	std := ts.FloatScalar(m.Config.InitStd)
 	defer std.MustDrop()
-	c := &Classifier{Model: m, NumLabels: int(n)}
+	c := &Classifier{Model: m, Body: body, NumLabels: int(n)}
 	c.dense = param("classifier.dense.weight", ts.MustRandn([]int64{h, h}, gotch.Float, gotch.CPU).MustMulScalar(std, true))
 	c.denseB = param("classifier.dense.bias", ts.MustZeros([]int64{h}, gotch.Float, gotch.CPU))
 	c.out = param("classifier.out_proj.weight", ts.MustRandn([]int64{n, h}, gotch.Float, gotch.CPU).MustMulScalar(std, true))
@@ -152,27 +185,29 @@ func (c *Classifier) Close() {
 	c.Head = nil
 }
 
-// Params are the trained parameters: the discriminator's encoder (its
-// replaced-token head is not used) and the classification head, under
-// HuggingFace ElectraForSequenceClassification names.
+// Params are the trained parameters, body then head, under HuggingFace
+// ElectraForSequenceClassification names.
 func (c *Classifier) Params() []*trainer.Param {
-	var out []*trainer.Param
-	for _, nt := range c.Model.DiscriminatorParameters() {
-		if strings.HasPrefix(nt.Name, "discriminator_predictions.") {
-			continue
-		}
-		out = append(out, &trainer.Param{Name: nt.Name, Tensor: nt.Tensor})
+	return append(append([]*trainer.Param{}, c.Body.Params...), c.Head...)
+}
+
+// HFTensors are Params by name: the state_dict of
+// ElectraForSequenceClassification (see hf.Keys). Live tensors; do not
+// drop them.
+func (c *Classifier) HFTensors() map[string]*ts.Tensor {
+	m := map[string]*ts.Tensor{}
+	for _, p := range c.Params() {
+		m[p.Name] = p.Tensor
 	}
-	return append(out, c.Head...)
+	return m
 }
 
 // Forward maps ids and segments [B, L] (int64) with additive attention mask
 // [B, 1, 1, L] to logits [B, NumLabels].
 func (c *Classifier) Forward(s *torch.Scope, ids, segs, maskAdd *ts.Tensor, train bool) *ts.Tensor {
-	d := c.Model.Discriminator
-	x := d.Embeddings.Forward(s, ids, segs, train) // [B, L, E]
-	h := d.Encoder.Forward(s, x, maskAdd, train)   // [B, L, H]
-	cls := s.Keep(h.MustSelect(1, 0, false))       // [B, H], the [CLS] position
+	x := c.Body.Embeddings.Forward(s, ids, segs, train) // [B, L, E]
+	h := c.Body.Encoder.Forward(s, x, maskAdd, train)   // [B, L, H]
+	cls := s.Keep(h.MustSelect(1, 0, false))            // [B, H], the [CLS] position
 	p := c.Model.Config.Dropout
 	cls = s.Keep(ts.MustDropout(cls, p, train))
 	cls = s.Keep(ts.MustLinear(cls, c.dense.Tensor, c.denseB.Tensor))

@@ -144,7 +144,7 @@ func TestFineTuningBeatsMajority(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	clf := finetune.NewClassifier(m, 2)
+	clf := finetune.NewClassifier(m, finetune.DiscriminatorBody(m), 2)
 	defer clf.Close()
 	cfg := finetune.Defaults()
 	cfg.Seed = 3
