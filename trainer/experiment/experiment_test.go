@@ -49,7 +49,7 @@ func wordTokenizer(t *testing.T) func(string) []int32 {
 }
 
 func TestSentences(t *testing.T) {
-	got := Sentences(`Call me Ishmael. Some years ago, never mind how long precisely, I thought I would sail about a little. Is it? "Yes," he said, and walked away from the`+"\t"+`quiet harbour at once. short one here.`)
+	got := Sentences(`Call me Ishmael. Some years ago, never mind how long precisely, I thought I would sail about a little. Is it? "Yes," he said, and walked away from the` + "\t" + `quiet harbour at once. short one here.`)
 	want := []string{
 		"Some years ago, never mind how long precisely, I thought I would sail about a little.",
 		`"Yes," he said, and walked away from the quiet harbour at once. short one here.`,
