@@ -7,9 +7,7 @@ import "context"
 // entry moves out of this file into its own.
 func init() {
 	for _, p := range []struct{ name, summary, issue string }{
-		{"transform", "tokenize and pack documents into Arrow example batches", "Transform (#6)"},
 		{"run", "run a whole pipeline file in one process", "Trainer II (#8)"},
-		{"export", "export an example topic as an Arrow or Parquet dataset", "Transform (#6)"},
 	} {
 		p := p
 		register(&command{
