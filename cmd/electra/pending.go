@@ -7,7 +7,6 @@ import "context"
 // entry moves out of this file into its own.
 func init() {
 	for _, p := range []struct{ name, summary, issue string }{
-		{"run", "run a whole pipeline file in one process", "Trainer II (#8)"},
 	} {
 		p := p
 		register(&command{
