@@ -6,8 +6,7 @@ import "context"
 // says so; its help names the issue that brings it. When a stage lands, its
 // entry moves out of this file into its own.
 func init() {
-	for _, p := range []struct{ name, summary, issue string }{
-	} {
+	for _, p := range []struct{ name, summary, issue string }{} {
 		p := p
 		register(&command{
 			name:    p.name,

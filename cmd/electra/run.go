@@ -93,22 +93,22 @@ type runOptions struct {
 
 // pipelineResult is the closing summary of a run.
 type pipelineResult struct {
-	Pipeline    string         `json:"pipeline"`
-	RunDir      string         `json:"run_dir"`
-	Documents   int64          `json:"documents"`  // ingested this process
-	Examples    int64          `json:"examples"`   // built by transform this process
-	Steps       int            `json:"steps"`      // trainer's last step
-	Trained     int64          `json:"trained"`    // examples trained on (all runs)
-	Checkpoint  string         `json:"checkpoint"` // newest
-	Metrics     string         `json:"metrics"`
-	Plot        string         `json:"plot"`
-	Events      string         `json:"events"`
-	DiscAcc     float64        `json:"disc_acc"`
-	Baseline    float64        `json:"baseline"` // all-original accuracy
-	MLMLoss     float64        `json:"mlm_loss"`
-	Starvation  float64        `json:"starvation"`
-	Prometheus  string         `json:"prometheus,omitempty"`
-	Elapsed     string         `json:"elapsed"`
+	Pipeline   string  `json:"pipeline"`
+	RunDir     string  `json:"run_dir"`
+	Documents  int64   `json:"documents"`  // ingested this process
+	Examples   int64   `json:"examples"`   // built by transform this process
+	Steps      int     `json:"steps"`      // trainer's last step
+	Trained    int64   `json:"trained"`    // examples trained on (all runs)
+	Checkpoint string  `json:"checkpoint"` // newest
+	Metrics    string  `json:"metrics"`
+	Plot       string  `json:"plot"`
+	Events     string  `json:"events"`
+	DiscAcc    float64 `json:"disc_acc"`
+	Baseline   float64 `json:"baseline"` // all-original accuracy
+	MLMLoss    float64 `json:"mlm_loss"`
+	Starvation float64 `json:"starvation"`
+	Prometheus string  `json:"prometheus,omitempty"`
+	Elapsed    string  `json:"elapsed"`
 }
 
 func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pipelineResult, error) {
