@@ -5,6 +5,7 @@ import (
 	"compress/bzip2"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -57,6 +58,15 @@ func BenchmarkBz2Decode(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
 			io.Copy(io.Discard, bzip2.NewReader(bytes.NewReader(data)))
+		}
+	})
+	// The C bzip2 tool on the same file, one core: the reference.
+	b.Run("bzip2-tool", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if err := exec.Command("bzip2", "-dc", dump).Run(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("multistream-parallel", func(b *testing.B) {
