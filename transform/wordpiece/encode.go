@@ -108,6 +108,25 @@ func (e *encoder) text(s string) {
 			}
 			switch class {
 			case aWord:
+				// A run of ASCII word characters, by far the commonest
+				// input, in one tight loop; the per-byte path below takes
+				// what does not fit.
+				if room := min(t.maxChars-e.n, len(e.buf)-e.w); room > 0 && len(e.spill) == 0 {
+					j, w := i-1, e.w
+					end := min(len(s), j+room)
+					for ; j < end; j++ {
+						b := s[j]
+						if b >= utf8.RuneSelf || t.asciiClass[b] != aWord {
+							break
+						}
+						e.buf[w] = t.asciiLower[b]
+						w++
+					}
+					e.n += w - e.w
+					e.w = w
+					i = j
+					continue
+				}
 				e.n++
 				if e.n <= t.maxChars {
 					if e.w < len(e.buf) {

@@ -73,6 +73,7 @@ func parseIDs(t testing.TB, s string) []int32 {
 // TestGolden: every golden line encodes to exactly HuggingFace's ids, with
 // the fast encoder and with the slow reference.
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	tk := bertUncased(t)
 	lines := gunzipLines(t, "lines.txt.gz")
 	want := gunzipLines(t, "ids.txt.gz")
@@ -105,6 +106,7 @@ func TestGolden(t *testing.T) {
 // TestTokenizerJSON: HuggingFace's own tokenizer.json for the same vocab
 // loads into a tokenizer that behaves exactly like the vocab.txt one.
 func TestTokenizerJSON(t *testing.T) {
+	t.Parallel()
 	f, err := os.Open("testdata/tokenizer.json.gz")
 	if err != nil {
 		t.Fatal(err)
@@ -179,6 +181,7 @@ func readCodepoints(t *testing.T) map[rune]cpWant {
 // the pre-tokenizer's cut of "a"+c+"a" are HuggingFace's; and the fast
 // encoder agrees with the reference around every code point.
 func TestCodePoints(t *testing.T) {
+	t.Parallel()
 	tk := bertUncased(t)
 	want := readCodepoints(t)
 	if *updateUnicode {

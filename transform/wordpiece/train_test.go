@@ -23,6 +23,7 @@ func mobyDick(t testing.TB) []string {
 // alphabet in code point order, then "##" pieces and merges), and is the
 // same on a second run.
 func TestTrainRoundTrip(t *testing.T) {
+	t.Parallel()
 	files := mobyDick(t)
 	train := func() []string {
 		tr, err := NewTrainer(TrainConfig{VocabSize: 6000})
