@@ -67,7 +67,9 @@ func TestBrokerCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	dataDir := t.TempDir()
 	done := make(chan error, 1)
-	go func() { done <- runBroker(ctx, []string{"--data-dir", dataDir, "--port", strconv.Itoa(port), "--partitions", "2"}) }()
+	go func() {
+		done <- runBroker(ctx, []string{"--data-dir", dataDir, "--port", strconv.Itoa(port), "--partitions", "2"})
+	}()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	for i := 0; ; i++ {
 		c, err := net.Dial("tcp", addr)
