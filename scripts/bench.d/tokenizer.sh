@@ -9,7 +9,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bin=bin/electra
 [[ -x $bin ]] || { go build -o "$tmp/electra" ./cmd/electra; bin=$tmp/electra; }
-[[ -d scripts/hf/node_modules/tokenizers ]] || bash scripts/setup.d/30-hf-tokenizers.sh
+[[ -d scripts/hf/node_modules/tokenizers ]] || (cd scripts/hf && npm ci --no-audit --no-fund --silent)
 
 # Two inputs: long paragraphs (Moby-Dick + State of the Union speeches, one
 # paragraph per line) and the golden corpus (short, mixed-script lines).

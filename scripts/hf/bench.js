@@ -28,7 +28,7 @@ async function main() {
   const text = buf.toString('utf8');
   const lines = text.split('\n');
   if (text.endsWith('\n')) lines.pop();
-  const batch = 8192;
+  const batch = 2048;
   const out = idsOut ? [] : null;
   let tokens = 0;
   let ns = 0n;
