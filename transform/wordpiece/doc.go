@@ -31,6 +31,17 @@
 // difference, so characters assigned since then are dropped as HuggingFace
 // drops them.
 //
+// Parity is checked against HuggingFace's own Rust tokenizer (npm
+// `tokenizers`, scripts/hf/golden.js): 45,915 lines of books, speeches, raw
+// mail, Go source and crafted multilingual text give identical ids, with no
+// exceptions, and every code point normalizes and pre-tokenizes as it does
+// there (TestGolden, TestCodePoints).
+//
 // Encode allocates nothing per token; a Tokenizer is immutable after Load
-// and safe for concurrent use.
+// and safe for concurrent use. WordPiece lookups walk a double-array trie.
+//
+// Trainer learns a vocabulary as HuggingFace's WordPieceTrainer does (BPE
+// merges over the pre-tokenized words, "##" continuations, specials first);
+// unlike HuggingFace, whose ids for equally frequent pairs depend on hash
+// map order, it is deterministic.
 package wordpiece

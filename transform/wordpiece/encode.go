@@ -223,6 +223,8 @@ func (e *encoder) decomposed(r rune, ccc uint8) {
 		return
 	}
 	if e.np == len(e.pend) {
+		// More than 32 surviving non-starters in a row (not text anyone
+		// writes): order them in batches rather than grow.
 		e.drain()
 	}
 	e.pend[e.np], e.pccc[e.np] = r, ccc
