@@ -20,6 +20,7 @@ import (
 	"github.com/electra-go/electra/ingest"
 	"github.com/electra-go/electra/pipelines"
 	"github.com/electra-go/electra/trainer"
+	"github.com/electra-go/electra/trainer/metrics"
 	"github.com/electra-go/electra/trainer/stream"
 	"github.com/electra-go/electra/trainer/torch"
 	"github.com/electra-go/electra/transform"
@@ -215,6 +216,8 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 	if err != nil {
 		return nil, err
 	}
+	defer in.Close()
+	defer out.Close()
 	wg.Go(func() {
 		if err := stage.Run(sctx, in, out); err != nil && sctx.Err() == nil && !errors.Is(err, io.EOF) {
 			stageErrs <- fmt.Errorf("transform: %w", err)
@@ -225,6 +228,8 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 	// committed every document: nothing more will arrive.
 	lag := newLagProbe(bc, p.Topics.Documents.Name, transformGroup)
 	defer lag.close()
+	docsProbe := newLagProbe(bc, p.Topics.Documents.Name, "")
+	defer docsProbe.close()
 	upstreamDone := func() bool {
 		if !ingestEnd.Load() {
 			return false
@@ -259,7 +264,11 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 	status := func() string {
 		m := lastM.Load()
 		t := stage.Totals()
-		s := fmt.Sprintf("docs %d%s | examples %d | ", ingested.Load(), map[bool]string{true: " (ingest done)", false: ""}[ingestEnd.Load()], t.Pack.Examples)
+		docs := ingested.Load()
+		if n, err := docsProbe.end(sctx); err == nil {
+			docs = n
+		}
+		s := fmt.Sprintf("docs %d%s | examples %d | ", docs, map[bool]string{true: " (ingest done)", false: ""}[ingestEnd.Load()], t.Pack.Examples)
 		if m == nil {
 			return s + "trainer starting"
 		}
@@ -307,6 +316,12 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 			},
 		},
 		RunName: p.Name, MetricsAddr: p.Train.Metrics,
+		OnServe: func(addr string) {
+			log.Info("metrics endpoint", "url", "http://"+addr+"/metrics")
+			if o.progress {
+				fmt.Fprintf(os.Stderr, "Prometheus metrics: http://%s/metrics   TensorBoard: tensorboard --logdir %s\n", addr, filepath.Join(runDir, "tensorboard"))
+			}
+		},
 	})
 	if cause := context.Cause(tctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
@@ -316,7 +331,7 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 	res := &pipelineResult{
 		Pipeline: p.File, RunDir: runDir, Documents: ingested.Load(), Examples: stage.Totals().Pack.Examples,
 		Metrics: filepath.Join(runDir, "metrics.jsonl"), Plot: tres.Plot, Events: tres.Events,
-		DiscAcc: tres.Last.DiscAcc, Baseline: tres.Baseline, MLMLoss: tres.Last.MLMLoss, Steps: int(tres.Last.Step),
+		DiscAcc: tres.DiscAcc, Baseline: tres.Baseline, MLMLoss: tres.Last.MLMLoss, Steps: int(tres.Last.Step),
 		Starvation: tres.Starvation, Prometheus: tres.MetricsAddr, Elapsed: time.Since(start).Round(time.Second).String(),
 	}
 	res.Trained = int64(res.Steps) * int64(c.BatchSize)
@@ -337,7 +352,8 @@ func (r *pipelineResult) print(w io.Writer) {
 	if r.DiscAcc <= r.Baseline {
 		verdict = "does NOT beat"
 	}
-	fmt.Fprintf(w, "  discriminator accuracy          %.4f, %s the all-original baseline %.4f (by %+.4f)\n", r.DiscAcc, verdict, r.Baseline, r.DiscAcc-r.Baseline)
+	fmt.Fprintf(w, "  discriminator accuracy          %.4f, %s the all-original baseline %.4f (by %+.4f; means of the last %d logged steps)\n",
+		r.DiscAcc, verdict, r.Baseline, r.DiscAcc-r.Baseline, metrics.SummaryWindow)
 	fmt.Fprintf(w, "  checkpoint                      %s\n", r.Checkpoint)
 	fmt.Fprintf(w, "  metrics                         %s\n", r.Metrics)
 	fmt.Fprintf(w, "  loss plot                       %s\n", r.Plot)
@@ -369,16 +385,30 @@ func newLagProbe(bc broker.Config, topic, group string) *lagProbe {
 	return &lagProbe{cl: cl, topic: topic, group: group}
 }
 
-func (l *lagProbe) lag(ctx context.Context) (int64, error) {
-	if l.cl == nil {
-		return 0, errors.New("no client")
-	}
-	meta, err := l.cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{l.topic}})
+// end is the number of records in the topic (the sum of its partitions'
+// end offsets).
+func (l *lagProbe) end(ctx context.Context) (int64, error) {
+	ends, _, err := l.ends(ctx)
 	if err != nil {
 		return 0, err
 	}
+	var n int64
+	for _, e := range ends {
+		n += e
+	}
+	return n, nil
+}
+
+func (l *lagProbe) ends(ctx context.Context) (map[int]int64, []int, error) {
+	if l.cl == nil {
+		return nil, nil, errors.New("no client")
+	}
+	meta, err := l.cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{l.topic}})
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
-		return 0, fmt.Errorf("topic %s: no metadata", l.topic)
+		return nil, nil, fmt.Errorf("topic %s: no metadata", l.topic)
 	}
 	var reqs []kafka.OffsetRequest
 	var parts []int
@@ -386,7 +416,23 @@ func (l *lagProbe) lag(ctx context.Context) (int64, error) {
 		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
 		parts = append(parts, p.ID)
 	}
-	ends, err := l.cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{l.topic: reqs}})
+	res, err := l.cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{l.topic: reqs}})
+	if err != nil {
+		return nil, nil, err
+	}
+	ends := map[int]int64{}
+	for _, e := range res.Topics[l.topic] {
+		if e.Error != nil {
+			return nil, nil, e.Error
+		}
+		ends[e.Partition] = e.LastOffset
+	}
+	return ends, parts, nil
+}
+
+// lag is how many records of the topic the group has not committed.
+func (l *lagProbe) lag(ctx context.Context) (int64, error) {
+	ends, parts, err := l.ends(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -399,9 +445,8 @@ func (l *lagProbe) lag(ctx context.Context) (int64, error) {
 		done[c.Partition] = c.CommittedOffset
 	}
 	var total int64
-	for _, e := range ends.Topics[l.topic] {
-		c := max(done[e.Partition], 0)
-		total += max(e.LastOffset-c, 0)
+	for p, e := range ends {
+		total += max(e-max(done[p], 0), 0)
 	}
 	return total, nil
 }

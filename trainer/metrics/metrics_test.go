@@ -329,8 +329,8 @@ func TestRecorder(t *testing.T) {
 	if len(sc) != 3*maxHistory*len(scalarOrder) {
 		t.Fatalf("%d scalars in the event file, want %d", len(sc), 3*maxHistory*len(scalarOrder))
 	}
-	last, base, err := r.Summary()
-	if err != nil || last.Step != 3*maxHistory || math.Abs(base-0.88) > 1e-9 {
-		t.Fatalf("summary %+v baseline %v err %v", last, base, err)
+	last, acc, base, err := r.Summary()
+	if err != nil || last.Step != 3*maxHistory || math.Abs(base-0.88) > 1e-9 || math.Abs(acc-0.9) > 1e-9 {
+		t.Fatalf("summary %+v acc %v baseline %v err %v", last, acc, base, err)
 	}
 }

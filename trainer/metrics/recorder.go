@@ -112,19 +112,28 @@ func (r *Recorder) Series() []Series {
 	return []Series{mlm, disc, acc}
 }
 
-// Summary is the last step and the best discriminator accuracy, for a
-// closing line.
-func (r *Recorder) Summary() (last Step, baseline float64, err error) {
+// SummaryWindow is how many of the last recorded steps Summary averages:
+// one batch's accuracy is noisy, and the baseline moves with each batch's
+// replaced fraction.
+const SummaryWindow = 10
+
+// Summary is the last recorded step, and over the last SummaryWindow
+// recorded steps the mean discriminator accuracy and the mean all-original
+// baseline (1 - replaced fraction) it is to be compared with.
+func (r *Recorder) Summary() (last Step, acc, baseline float64, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.history) == 0 {
-		return Step{}, math.NaN(), fmt.Errorf("no steps recorded")
+		return Step{}, math.NaN(), math.NaN(), fmt.Errorf("no steps recorded")
 	}
-	var repl float64
-	for _, h := range r.history {
+	win := r.history[max(0, len(r.history)-SummaryWindow):]
+	var a, repl float64
+	for _, h := range win {
+		a += h.DiscAcc
 		repl += h.ReplacedFrac
 	}
-	return r.history[len(r.history)-1], 1 - repl/float64(len(r.history)), nil
+	n := float64(len(win))
+	return r.history[len(r.history)-1], a / n, 1 - repl/n, nil
 }
 
 // Close flushes and closes the event file.

@@ -201,7 +201,8 @@ type Source struct {
 	seen     map[uint64]struct{}
 	seenFIFO []uint64
 
-	seqLen int
+	seqLen       int
+	lastIdleWarn time.Time
 
 	mu       sync.Mutex
 	waited   time.Duration
@@ -494,10 +495,12 @@ func (s *Source) Next(ctx context.Context) (trainer.Batch, trainer.Position, err
 				s.log.Info("upstream finished and every partition is drained", "dropped_partial_batch_rows", b.Size)
 				return trainer.Batch{}, "", io.EOF
 			}
-			if misses%len(s.parts) == 0 {
+			switch {
+			case misses%len(s.parts) != 0:
+				s.log.Debug("partition empty, skipping it this round (order now depends on timing)", "partition", p.id)
+			case time.Since(s.lastIdleWarn) > 30*time.Second:
+				s.lastIdleWarn = time.Now()
 				s.log.Warn("no data on any partition; waiting (transform behind or stopped?)", "waited", time.Since(start).Round(time.Second))
-			} else {
-				s.log.Info("partition empty, skipping it this round (order now depends on timing)", "partition", p.id)
 			}
 			s.next = (s.next + 1) % len(s.parts)
 			continue

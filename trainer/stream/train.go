@@ -19,20 +19,24 @@ type TrainConfig struct {
 	Run trainer.RunOptions
 	// RunName labels the Prometheus metrics; default the stream's group.
 	RunName string
-	// MetricsAddr serves Prometheus /metrics (e.g. ":9100"); empty = off.
+	// MetricsAddr serves Prometheus /metrics (e.g. ":9100", or
+	// "127.0.0.1:0" for any free port); empty = off.
 	MetricsAddr string
+	// OnServe, if set, is told the address the endpoint listens on.
+	OnServe func(addr string)
 }
 
 // Result is where a run ended and what it reached.
 type Result struct {
 	Last metrics.Step
-	// Baseline is the all-original discriminator accuracy (1 - replaced
-	// fraction, averaged over the run): what a discriminator that always
-	// answers "original" scores.
-	Baseline    float64
-	Plot        string
-	Events      string
-	MetricsAddr string
+	// DiscAcc is the discriminator accuracy and Baseline the all-original
+	// accuracy (1 - replaced fraction: what a discriminator that always
+	// answers "original" scores), both averaged over the last
+	// metrics.SummaryWindow logged steps.
+	DiscAcc, Baseline float64
+	Plot              string
+	Events            string
+	MetricsAddr       string
 	// Starvation is the fraction of the run's wall time the loop waited
 	// for data.
 	Starvation float64
@@ -60,6 +64,9 @@ func Train(ctx context.Context, tc TrainConfig) (Result, error) {
 			return res, err
 		}
 		res.MetricsAddr = addr
+		if tc.OnServe != nil {
+			tc.OnServe(addr)
+		}
 	}
 	res.Plot, res.Events = rec.PlotPath(), rec.EventsPath()
 
@@ -155,8 +162,8 @@ func Train(ctx context.Context, tc TrainConfig) (Result, error) {
 	if recordErr != nil {
 		err = errors.Join(err, fmt.Errorf("metrics: %w", recordErr))
 	}
-	if last, base, serr := rec.Summary(); serr == nil {
-		res.Last, res.Baseline = last, base
+	if last, acc, base, serr := rec.Summary(); serr == nil {
+		res.Last, res.DiscAcc, res.Baseline = last, acc, base
 	}
 	if runTotal > 0 {
 		res.Starvation = runWait.Seconds() / runTotal.Seconds()
