@@ -24,6 +24,7 @@ func TestParameterCounts(t *testing.T) {
 	}
 	for _, name := range []string{"tiny", "small"} {
 		t.Run(name, func(t *testing.T) {
+			defer torch.LockThread()() // a subtest is a new goroutine
 			c, err := Preset(name)
 			if err != nil {
 				t.Fatal(err)

@@ -95,18 +95,22 @@ func (o *Optimizer) Step(lr float64) float64 {
 		}
 		m, v := o.m[i], o.v[i]
 		scaleInPlace(m, c.Beta1)
-		m.MustAdd_(s.Keep(mulAdd(g, (1-c.Beta1)*scale, 0, false)))
+		gm := s.Keep(mulAdd(g, (1-c.Beta1)*scale, 0, false))
+		torch.InPlace(m, func() { m.MustAdd_(gm) })
 		scaleInPlace(v, c.Beta2)
-		v.MustAddcmul_(s.Keep(mulAdd(g, (1-c.Beta2)*scale*scale, 0, false)), g)
+		gv := s.Keep(mulAdd(g, (1-c.Beta2)*scale*scale, 0, false))
+		torch.InPlace(v, func() { v.MustAddcmul_(gv, g) })
 
 		den := s.Keep(v.MustSqrt(false))
 		addInPlace(den, c.Eps)
 		u := s.Keep(m.MustDiv(den, false))
 		if c.WeightDecay != 0 && p.Decay() {
-			u.MustAdd_(s.Keep(mulAdd(p.Tensor, c.WeightDecay, 0, false)))
+			wd := s.Keep(mulAdd(p.Tensor, c.WeightDecay, 0, false))
+			torch.InPlace(u, func() { u.MustAdd_(wd) })
 		}
-		p.Tensor.MustSub_(s.Keep(mulAdd(u, lr, 0, false)))
-		g.MustZero_()
+		step := s.Keep(mulAdd(u, lr, 0, false))
+		torch.InPlace(p.Tensor, func() { p.Tensor.MustSub_(step) })
+		torch.InPlace(g, g.MustZero_)
 	}
 	return norm
 }
@@ -116,7 +120,7 @@ func (o *Optimizer) ZeroGrad() {
 	for _, p := range o.params {
 		g := p.Tensor.MustGrad(false)
 		if g.MustDefined() {
-			g.MustZero_()
+			torch.InPlace(g, g.MustZero_)
 		}
 		g.MustDrop()
 	}
@@ -128,11 +132,11 @@ func (o *Optimizer) Moments(i int) (m, v *ts.Tensor) { return o.m[i], o.v[i] }
 func scaleInPlace(t *ts.Tensor, a float64) {
 	sa := ts.FloatScalar(a)
 	defer sa.MustDrop()
-	t.MustMulScalar_(sa)
+	torch.InPlace(t, func() { t.MustMulScalar_(sa) })
 }
 
 func addInPlace(t *ts.Tensor, a float64) {
 	sa := ts.FloatScalar(a)
 	defer sa.MustDrop()
-	t.MustAddScalar_(sa)
+	torch.InPlace(t, func() { t.MustAddScalar_(sa) })
 }

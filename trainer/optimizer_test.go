@@ -27,6 +27,7 @@ func TestOptimizerAgainstHandComputedSteps(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			defer torch.LockThread()() // a subtest is a new goroutine
 			init := []float64{0.5, -1.0, 2.0}
 			p := newParams(gotch.CPU, 0.02)
 			defer p.Close()

@@ -6,6 +6,8 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/electra-go/electra/trainer/torch"
 )
 
 // Param is one trainable tensor and its name. Names are HuggingFace
@@ -71,7 +73,7 @@ func (p *Params) add(name string, t *ts.Tensor) *ts.Tensor {
 	if p.device != gotch.CPU {
 		t = t.MustTo(p.device, true)
 	}
-	t.MustRequiresGrad_(true)
+	torch.InPlace(t, func() { t.MustRequiresGrad_(true) })
 	q := &Param{Name: name, Tensor: t}
 	p.list = append(p.list, q)
 	p.byName[name] = q
@@ -115,7 +117,7 @@ func mulAdd(t *ts.Tensor, a, b float64, del bool) *ts.Tensor {
 	if b != 0 {
 		sb := ts.FloatScalar(b)
 		defer sb.MustDrop()
-		out.MustAddScalar_(sb)
+		torch.InPlace(out, func() { out.MustAddScalar_(sb) })
 	}
 	return out
 }
@@ -125,7 +127,7 @@ func clampSym(t *ts.Tensor, c float64) {
 	lo, hi := ts.FloatScalar(-c), ts.FloatScalar(c)
 	defer lo.MustDrop()
 	defer hi.MustDrop()
-	t.MustClamp_(lo, hi)
+	torch.InPlace(t, func() { t.MustClamp_(lo, hi) })
 }
 
 // Linear is y = x W^T + b with W [out, in], PyTorch's (and HF's) layout.

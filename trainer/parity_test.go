@@ -34,6 +34,7 @@ func TestParityWithPyTorch(t *testing.T) {
 	}{{"tiny", tiny}, {"embedding=hidden", square}}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			defer torch.LockThread()() // a subtest is a new goroutine
 			c := tc.c
 			c.Dropout = 0 // dropout masks are not shared with the reference
 			torch.Seed(int64(10 + i))

@@ -215,7 +215,7 @@ def bench(cfg_path, batch, seq, steps, threads):
     masked[positions] = 103
     masked = masked.view(batch, seq)
     times = []
-    for _ in range(steps):
+    for _ in range(steps + 1):  # the first step warms up allocator and threads
         t0 = time.perf_counter()
         loss, *_ = objective(p, cfg, ids, masked, segments, lengths, positions, targets, None, True)
         loss.backward()
@@ -223,7 +223,9 @@ def bench(cfg_path, batch, seq, steps, threads):
         for v in p.values():
             v.grad = None
         times.append(time.perf_counter() - t0)
-    print(json.dumps({"step_seconds": times}))
+    import resource
+    print(json.dumps({"step_seconds": times[1:],
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 if __name__ == "__main__":

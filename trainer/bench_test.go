@@ -1,0 +1,75 @@
+package trainer
+
+import (
+	"bufio"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/electra-go/electra/trainer/torch"
+)
+
+// BenchmarkTrainStepSmall is one full training step (mask, generator,
+// sampling, discriminator, backward, Adam) of ELECTRA-Small at batch 32,
+// sequence 128, every example full length: the figure scripts/bench.d/
+// trainer.sh sets beside PyTorch eager running the same model. Threads come
+// from ELECTRA_BENCH_THREADS (default 1).
+func BenchmarkTrainStepSmall(b *testing.B) {
+	defer torch.LockThread()()
+	threads := 1
+	if v, err := strconv.Atoi(os.Getenv("ELECTRA_BENCH_THREADS")); err == nil && v > 0 {
+		threads = v
+	}
+	torch.SetThreads(threads)
+	c, _ := Preset("small")
+	const size, seq = 32, 128
+	rng := rand.New(rand.NewPCG(1, 1))
+	batch := Batch{Size: size, SeqLen: seq, IDs: make([]int32, size*seq), Segments: make([]int8, size*seq), Lengths: make([]int16, size)}
+	for e := range size {
+		batch.Lengths[e] = seq
+		for i := range seq {
+			batch.IDs[e*seq+i] = int32(1000 + rng.IntN(c.VocabSize-1000))
+		}
+		batch.IDs[e*seq], batch.IDs[e*seq+seq-1] = c.Tokens.CLS, c.Tokens.SEP
+	}
+	tr, err := NewTrainer(c, gotch.CPU, 1, Schedule{Peak: 1e-4, Total: 1 << 30}, DefaultAdam())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Step(batch, ""); err != nil { // warm-up: allocator, thread pool
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if _, err := tr.Step(batch, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	el := time.Since(start).Seconds()
+	b.ReportMetric(float64(b.N*size*seq)/el, "tokens/s")
+	b.ReportMetric(float64(peakRSS())/(1<<20), "peak_rss_MB")
+}
+
+// peakRSS is the process's high-water resident set (VmHWM), in bytes.
+func peakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
