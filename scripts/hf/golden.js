@@ -11,6 +11,12 @@
 //   ids.txt.gz         HF's ids per line, space separated, no [CLS]/[SEP]
 //   codepoints.tsv.gz  how HF's BertNormalizer and BertPreTokenizer treat
 //                      every code point (see writeCodepoints)
+//   hf-trained-sotu.txt.gz
+//                      the vocab HF's WordPieceTrainer (defaults: 30000
+//                      tokens, min_frequency 0, no specials, no alphabet
+//                      limit) learns from the State of the Union speeches
+//
+// `node scripts/hf/golden.js train` writes only the last one.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -122,8 +128,22 @@ function writeCodepoints(file) {
   return rows.length;
 }
 
+function writeTrained(file) {
+  const tok = new hf.Tokenizer(hf.WordPiece.empty());
+  tok.setNormalizer(hf.bertNormalizer({ cleanText: true, handleChineseChars: true, stripAccents: true, lowercase: true }));
+  tok.setPreTokenizer(hf.bertPreTokenizer());
+  const dir = path.join(corpora, 'sotu');
+  tok.train(fs.readdirSync(dir).filter(f => f.endsWith('.txt')).sort().map(f => path.join(dir, f)));
+  const vocab = Object.entries(tok.getVocab(false)).sort((a, b) => a[1] - b[1]).map(([t]) => t);
+  fs.writeFileSync(file, zlib.gzipSync(vocab.join('\n') + '\n', { level: 9 }));
+  return vocab.length;
+}
+
 async function main() {
   fs.mkdirSync(out, { recursive: true });
+  const ntrained = writeTrained(path.join(out, 'hf-trained-sotu.txt.gz'));
+  console.log(`golden: HF WordPieceTrainer vocab of ${ntrained} tokens`);
+  if (process.argv[2] === 'train') return;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-golden-'));
   try {
     const tjPath = path.join(tmp, 'tokenizer.json');

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func mobyDick(t testing.TB) []string {
@@ -152,5 +153,66 @@ func TestTrainConfigErrors(t *testing.T) {
 	}
 	if _, err := NewTrainer(TrainConfig{Specials: []string{"[A]", "[A]"}}); err == nil {
 		t.Error("duplicate special accepted")
+	}
+}
+
+// TestTrainMatchesHuggingFace: trained with HuggingFace's WordPieceTrainer
+// defaults on the State of the Union speeches, we learn the vocabulary HF
+// learned (testdata/hf-trained-sotu.txt.gz). HF breaks ties between equally
+// frequent pairs by ids that follow hash map order, so a few tokens at the
+// margin may differ; the alphabet must be identical and in the same order.
+func TestTrainMatchesHuggingFace(t *testing.T) {
+	t.Parallel()
+	want := gunzipLines(t, "hf-trained-sotu.txt.gz")
+	files, _ := filepath.Glob("../../.cache/corpora/sotu/*.txt")
+	if len(files) < 200 {
+		t.Fatalf("State of the Union corpus missing (%d files): run scripts/setup.sh", len(files))
+	}
+	tr, err := NewTrainer(TrainConfig{VocabSize: 30000, MinFrequency: 1, LimitAlphabet: -1, Specials: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tr.AddReader(context.Background(), f, fh)
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := tr.Train(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d tokens, HuggingFace %d", len(got), len(want))
+	}
+	alpha := 0
+	for alpha < len(want) && utf8.RuneCountInString(want[alpha]) == 1 && !strings.HasPrefix(want[alpha], "##") {
+		alpha++
+	}
+	if alpha < 30 || !slices.Equal(got[:alpha], want[:alpha]) {
+		t.Fatalf("alphabet differs:\n got %q\nwant %q", got[:alpha], want[:alpha])
+	}
+	overlap := func(a, b []string) float64 {
+		set := map[string]bool{}
+		for _, s := range b {
+			set[s] = true
+		}
+		n := 0
+		for _, s := range a {
+			if set[s] {
+				n++
+			}
+		}
+		return float64(n) / float64(len(a))
+	}
+	all, head := overlap(got, want), overlap(got[:5000], want[:5000])
+	t.Logf("same tokens: %.3f%% overall, %.3f%% of the first 5000", 100*all, 100*head)
+	if all < 0.995 || head < 0.995 {
+		t.Fatalf("only %.2f%% (first 5000: %.2f%%) of the tokens HuggingFace learned", 100*all, 100*head)
 	}
 }
