@@ -154,6 +154,31 @@ func (e *encoder) text(s string) {
 // BertPreTokenizer.
 func (e *encoder) rune(r rune) {
 	t := e.t
+	if r < runeTableSize {
+		info := t.runes[r]
+		m := rune(info & (1<<21 - 1))
+		switch info >> 21 {
+		case rDrop:
+			return
+		case rDrainOnly:
+			if e.np > 0 {
+				e.drain()
+			}
+			return
+		case rSpace:
+			e.flush()
+			return
+		case rPunct:
+			e.pretok(m)
+			return
+		case rWord:
+			if e.np > 0 {
+				e.drain()
+			}
+			e.add(m)
+			return
+		}
+	}
 	if t.cleanText {
 		if r == utf8.RuneError || isOther(r) {
 			return // removed before NFD, so it does not end a run of marks

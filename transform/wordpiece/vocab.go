@@ -43,6 +43,7 @@ type Tokenizer struct {
 	asciiClass  [128]uint8 // class of a raw ASCII byte under BertNormalizer + BertPreTokenizer
 	pretokASCII [128]uint8 // class of a normalized ASCII character under BertPreTokenizer
 	asciiLower  [128]byte
+	runes       []uint32 // see runeTableSize
 	sha         string
 	spec        Specials
 }
@@ -219,6 +220,7 @@ func build(c config) (*Tokenizer, error) {
 			t.asciiClass[b] = aDrop
 		}
 	}
+	t.runes = buildRuneTable(t)
 	t.spec = Specials{-1, -1, -1, -1, -1}
 	for i, s := range bertSpecials {
 		id, ok := t.ids[s]
