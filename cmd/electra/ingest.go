@@ -69,7 +69,13 @@ func runIngest(ctx context.Context, args []string) error {
 	chunk := fs.Int("book-chunk-bytes", 1<<20, "books: cut a book into parts of about this many bytes at paragraph boundaries")
 	batchDocs := fs.Int("batch-docs", 1000, "documents per acknowledged write (and checkpoint)")
 	progress := fs.Bool("progress", isTerminal(os.Stderr), "show a progress bar on stderr (default: when stderr is a terminal)")
+	pipelineFile := fs.String("pipeline", "", pipelineFlagHelp)
+	pipelineSource := fs.Int("pipeline-source", 0, "with --pipeline: which of the file's sources to ingest (0-based, in file order)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pl, err := applyPipeline(fs, *pipelineFile, "ingest", *pipelineSource)
+	if err != nil {
 		return err
 	}
 	inputs = append(inputs, fs.Args()...)
@@ -94,7 +100,7 @@ func runIngest(ctx context.Context, args []string) error {
 	case strings.HasPrefix(*sink, "jsonl:"):
 		cfg.Sink = ingest.NewJSONLSink(strings.TrimPrefix(*sink, "jsonl:"))
 	case *sink == "kafka":
-		bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-ingest"}
+		bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-ingest", Security: pipelineSecurity(pl)}
 		if len(bc.Brokers) == 0 {
 			return errors.Join(errUsage, errors.New("--brokers is required with --sink kafka"))
 		}

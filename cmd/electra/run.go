@@ -242,7 +242,12 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 	if err != nil {
 		return nil, err
 	}
-	c.SeqLen = p.Packing.MaxSeqLen
+	if c.SeqLen != p.Packing.MaxSeqLen {
+		// The masking budget is the reference's max_predictions_per_seq
+		// for the examples' length.
+		c.SeqLen = p.Packing.MaxSeqLen
+		c.MaxPredictions = int((c.MaskProb + 0.005) * float64(c.SeqLen))
+	}
 	if p.Train.BatchSize > 0 {
 		c.BatchSize = p.Train.BatchSize
 	}

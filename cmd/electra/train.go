@@ -44,15 +44,20 @@ func runTrain(ctx context.Context, args []string) error {
 	every := fs.Int("checkpoint-every", 1000, "write a checkpoint every N steps (and at the end and on interrupt)")
 	keep := fs.Int("keep", 3, "checkpoints to keep (newest); 0 keeps all")
 	logEvery := fs.Int("log-every", 10, "write a metrics.jsonl line every N steps")
+	kafkaFlags := addTrainKafkaFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pipeline, err := applyPipeline(fs, *kafkaFlags.pipeline, "train", 0)
+	if err != nil {
 		return err
 	}
 	c, err := trainer.Preset(*config)
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
 	}
-	if *data == "" || *out == "" {
-		fmt.Fprintln(fs.Output(), "electra train: --data and --out are required")
+	if (*data == "" && !kafkaFlags.enabled()) || *out == "" {
+		fmt.Fprintln(fs.Output(), "electra train: --out and one of --data or --brokers (or --pipeline) are required")
 		fs.Usage()
 		return errUsage
 	}
@@ -104,9 +109,13 @@ func runTrain(ctx context.Context, args []string) error {
 			fmt.Fprintln(os.Stderr)
 		}
 	}
-	return trainer.Run(ctx, trainer.RunOptions{
+	opts := trainer.RunOptions{
 		Config: c, Adam: trainer.DefaultAdam(), Device: dev, Seed: *seed, Steps: *steps, Warmup: c.WarmupSteps,
 		OutDir: *out, Resume: *resume, Logger: slog.Default(),
 		CheckpointEvery: *every, Keep: *keep, LogEvery: *logEvery, Progress: progress,
-	}, open)
+	}
+	if kafkaFlags.enabled() {
+		return trainFromKafka(ctx, kafkaFlags, opts, pipelineSecurity(pipeline))
+	}
+	return trainer.Run(ctx, opts, open)
 }

@@ -57,7 +57,12 @@ func runTransform(ctx context.Context, args []string) error {
 	flushIdle := fs.Duration("flush-idle", 2*time.Second, "seal partly filled shuffle buffers when no document arrived for this long")
 	session := fs.Duration("session-timeout", 10*time.Second, "consumer group session timeout (a dead member's partitions move after it)")
 	metrics := fs.String("metrics-addr", "", "serve Prometheus metrics on this address (e.g. :9108); empty disables")
+	pipelineFile := fs.String("pipeline", "", pipelineFlagHelp)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pl, err := applyPipeline(fs, *pipelineFile, "transform", 0)
+	if err != nil {
 		return err
 	}
 	tok, err := wordpiece.Load(*vocab)
@@ -71,7 +76,7 @@ func runTransform(ctx context.Context, args []string) error {
 	if err != nil {
 		return errors.Join(errUsage, err)
 	}
-	bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-transform"}
+	bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-transform", Security: pipelineSecurity(pl)}
 
 	var input transform.Input
 	switch {
