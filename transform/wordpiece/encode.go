@@ -179,6 +179,14 @@ func (e *encoder) rune(r rune) {
 			return
 		}
 	}
+	if t.chinese && (r >= 0x4E00 && r <= 0x9FFF || r >= 0x3400 && r <= 0x4DBF) {
+		// The common CJK ideographs: no case, no decomposition, never
+		// dropped; each is a word of its own.
+		e.flush()
+		e.add(r)
+		e.flush()
+		return
+	}
 	if t.cleanText {
 		if r == utf8.RuneError || isOther(r) {
 			return // removed before NFD, so it does not end a run of marks
