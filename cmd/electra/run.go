@@ -94,22 +94,23 @@ type runOptions struct {
 
 // pipelineResult is the closing summary of a run.
 type pipelineResult struct {
-	Pipeline   string  `json:"pipeline"`
-	RunDir     string  `json:"run_dir"`
-	Documents  int64   `json:"documents"`  // ingested this process
-	Examples   int64   `json:"examples"`   // built by transform this process
-	Steps      int     `json:"steps"`      // trainer's last step
-	Trained    int64   `json:"trained"`    // examples trained on (all runs)
-	Checkpoint string  `json:"checkpoint"` // newest
-	Metrics    string  `json:"metrics"`
-	Plot       string  `json:"plot"`
-	Events     string  `json:"events"`
-	DiscAcc    float64 `json:"disc_acc"`
-	Baseline   float64 `json:"baseline"` // all-original accuracy
-	MLMLoss    float64 `json:"mlm_loss"`
-	Starvation float64 `json:"starvation"`
-	Prometheus string  `json:"prometheus,omitempty"`
-	Elapsed    string  `json:"elapsed"`
+	Pipeline    string  `json:"pipeline"`
+	RunDir      string  `json:"run_dir"`
+	Documents   int64   `json:"documents"`  // ingested this process
+	Examples    int64   `json:"examples"`   // built by transform this process
+	Steps       int     `json:"steps"`      // trainer's last step
+	Trained     int64   `json:"trained"`    // examples trained on (all runs)
+	Checkpoint  string  `json:"checkpoint"` // newest
+	Metrics     string  `json:"metrics"`
+	Plot        string  `json:"plot"`
+	Events      string  `json:"events"`
+	DiscAcc     float64 `json:"disc_acc"`
+	Baseline    float64 `json:"baseline"` // all-original accuracy
+	MLMLoss     float64 `json:"mlm_loss"`
+	Starvation  float64 `json:"starvation"`
+	Prometheus  string  `json:"prometheus,omitempty"`
+	Elapsed     string  `json:"elapsed"`
+	Interrupted bool    `json:"interrupted"`
 }
 
 func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pipelineResult, error) {
@@ -131,7 +132,9 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("broker data dir: %w", err)
 		}
-		b, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: dir, Port: e.Port})
+		// The broker outlives a cancelled ctx until the stages have
+		// stopped (the deferred Close), so they can commit on the way out.
+		b, err := broker.StartEmbedded(context.WithoutCancel(ctx), broker.EmbeddedConfig{DataDir: dir, Port: e.Port})
 		if err != nil {
 			return nil, err
 		}
@@ -339,7 +342,11 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 		DiscAcc: tres.DiscAcc, Baseline: tres.Baseline, MLMLoss: tres.Last.MLMLoss, Steps: int(tres.Last.Step),
 		Starvation: tres.Starvation, Prometheus: tres.MetricsAddr, Elapsed: time.Since(start).Round(time.Second).String(),
 	}
+	if m := lastM.Load(); m != nil {
+		res.Steps = m.Step // the metrics history holds logged steps only
+	}
 	res.Trained = int64(res.Steps) * int64(c.BatchSize)
+	res.Interrupted = errors.Is(err, context.Canceled)
 	if ck, cerr := trainer.LatestCheckpoint(runDir); cerr == nil {
 		res.Checkpoint = ck
 	}
@@ -347,7 +354,11 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 }
 
 func (r *pipelineResult) print(w io.Writer) {
-	fmt.Fprintf(w, "\nelectra run %s finished in %s\n", r.Pipeline, r.Elapsed)
+	how := "finished in"
+	if r.Interrupted {
+		how = "interrupted after"
+	}
+	fmt.Fprintf(w, "\nelectra run %s %s %s\n", r.Pipeline, how, r.Elapsed)
 	fmt.Fprintf(w, "  documents ingested (this run)   %d\n", r.Documents)
 	fmt.Fprintf(w, "  examples packed (this run)      %d\n", r.Examples)
 	fmt.Fprintf(w, "  trainer steps                   %d (%d examples)\n", r.Steps, r.Trained)
