@@ -5,13 +5,18 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/sugarme/gotch"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/schemas"
+	"github.com/electra-go/electra/trainer"
+	"github.com/electra-go/electra/trainer/torch"
 )
 
 // Feed benchmarks: how fast the examples topic can feed a trainer that
@@ -32,6 +37,10 @@ const (
 // (word frequencies are Zipfian, which matters for LZ4), lengths mostly
 // full as the packer makes them.
 func benchTopic(b *testing.B) (broker.Config, string, int64) {
+	return benchTopicOf(b, benchMsgs, benchSeqLen)
+}
+
+func benchTopicOf(b *testing.B, msgs, seqLen int) (broker.Config, string, int64) {
 	b.Helper()
 	ctx := context.Background()
 	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{InMemory: true})
@@ -53,12 +62,12 @@ func benchTopic(b *testing.B) (broker.Config, string, int64) {
 	w := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: topic, Transport: tr, RequiredAcks: kafka.RequireAll, BatchBytes: broker.MaxMessageBytes, BatchTimeout: time.Millisecond, Balancer: &kafka.RoundRobin{}}
 	defer w.Close()
 	var tokens int64
-	for m := range benchMsgs {
+	for m := range msgs {
 		ex := make([]schemas.Example, benchRows)
 		for i := range ex {
-			n := benchSeqLen
+			n := seqLen
 			if rng.IntN(20) == 0 {
-				n = 5 + rng.IntN(benchSeqLen-5)
+				n = 5 + rng.IntN(seqLen-5)
 			}
 			ids := make([]int32, n)
 			for j := range ids {
@@ -67,7 +76,7 @@ func benchTopic(b *testing.B) (broker.Config, string, int64) {
 			ex[i] = schemas.Example{InputIDs: ids, SegmentIDs: make([]int8, n), DocID: fmt.Sprint(i), Source: "bench"}
 			tokens += int64(n)
 		}
-		v, err := schemas.EncodeExamplesMessage(schemas.ExamplesMeta{MaxSeqLength: benchSeqLen, Tokenizer: "bench"}, ex)
+		v, err := schemas.EncodeExamplesMessage(schemas.ExamplesMeta{MaxSeqLength: seqLen, Tokenizer: "bench"}, ex)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -147,4 +156,46 @@ func BenchmarkFeedKafkaOnly(b *testing.B) {
 	}
 	b.ReportMetric(float64(tokens)*float64(b.N)/elapsed.Seconds(), "tokens/s")
 	b.ReportMetric(float64(benchMsgs*benchRows)*float64(b.N)/elapsed.Seconds(), "examples/s")
+}
+
+// BenchmarkTrainTinyFromStream: the whole consuming side at steady state,
+// the tiny model (the demo's) trained on CPU from the examples topic, with
+// all cores for libtorch. Reports examples/s after a warm-up of 10 steps
+// and the fraction of the trainer's time spent waiting for data (goal ~0:
+// the model, not the feed, is the bottleneck).
+func BenchmarkTrainTinyFromStream(b *testing.B) {
+	defer torch.LockThread()()
+	torch.SetThreads(runtime.GOMAXPROCS(0))
+	tiny, err := trainer.Preset("tiny")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, topic, _ := benchTopicOf(b, 4, tiny.SeqLen)
+	const steps, warm = 70, 10
+	b.ResetTimer()
+	var rate, starved float64
+	for i := 0; i < b.N; i++ {
+		var t0, t1 time.Time
+		res, err := Train(context.Background(), TrainConfig{
+			Stream: Config{Broker: cfg, Topic: topic, Group: fmt.Sprintf("bench-train-%d", i), BatchSize: tiny.BatchSize, PartitionWait: -1, Logger: quiet},
+			Run: trainer.RunOptions{Config: tiny, Adam: trainer.DefaultAdam(), Device: gotch.CPU, Seed: 1, Steps: steps, Warmup: 5,
+				OutDir: b.TempDir(), CheckpointEvery: 1000, LogEvery: 1, Logger: quiet,
+				Progress: func(m trainer.Metrics) {
+					switch m.Step {
+					case warm:
+						t0 = time.Now()
+					case steps:
+						t1 = time.Now()
+					}
+				}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rate += float64((steps-warm)*tiny.BatchSize) / t1.Sub(t0).Seconds()
+		starved += res.Starvation
+	}
+	b.ReportMetric(rate/float64(b.N), "examples/s")
+	b.ReportMetric(rate/float64(b.N)*float64(tiny.SeqLen), "slots/s")
+	b.ReportMetric(starved/float64(b.N), "starvation")
 }
