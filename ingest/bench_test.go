@@ -36,11 +36,7 @@ func benchRead(b *testing.B, format, path string, opts Options) {
 // BenchmarkReadWikipediaXML: MediaWiki XML parsing and wikitext cleaning
 // on one core, without decompression.
 func BenchmarkReadWikipediaXML(b *testing.B) {
-	dump := realWikiDump(b)
-	f, _ := os.Open(dump)
-	xml, _ := io.ReadAll(bzip2.NewReader(f))
-	f.Close()
-	benchRead(b, "wikipedia", writeFile(b, b.TempDir(), "plain.xml", xml), Options{})
+	benchRead(b, "wikipedia", writeFile(b, b.TempDir(), "plain.xml", realXML(b)), Options{})
 }
 
 // BenchmarkReadWikipediaBz2: the same from the .bz2 dump, serially.
@@ -52,7 +48,7 @@ func BenchmarkReadWikipediaBz2(b *testing.B) {
 // streams decoded in parallel (Workers = GOMAXPROCS).
 func BenchmarkBz2Decode(b *testing.B) {
 	dir := b.TempDir()
-	dump, index, _ := buildMultistream(b, dir, 20)
+	dump, index := buildMultistream(b, dir, 20, realXML(b))
 	data, _ := os.ReadFile(dump)
 	b.Run("serial", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))

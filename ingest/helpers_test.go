@@ -114,11 +114,8 @@ func slicesSorted[K ~string](seq func(func(K) bool)) []K {
 	return out
 }
 
-// smallRealDump writes a plain-XML export holding the real excerpt's
-// header, every non-article page (redirects, other namespaces) and its n
-// shortest articles, in their original order: real data, small enough
-// for pipeline tests under the race detector (Punkt is slow there).
-func smallRealDump(t testing.TB, n int) string {
+// realXML is the real excerpt, decompressed.
+func realXML(t testing.TB) []byte {
 	t.Helper()
 	f, err := os.Open(realWikiDump(t))
 	if err != nil {
@@ -129,6 +126,21 @@ func smallRealDump(t testing.TB, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return xml
+}
+
+// smallRealDump writes a plain-XML export holding the real excerpt's
+// header, every non-article page (redirects, other namespaces) and its n
+// shortest articles, in their original order: real data, small enough
+// for pipeline tests under the race detector (Punkt is slow there).
+func smallRealDump(t testing.TB, n int) string {
+	t.Helper()
+	return writeFile(t, t.TempDir(), "enwiki-small.xml", smallRealXML(t, n))
+}
+
+func smallRealXML(t testing.TB, n int) []byte {
+	t.Helper()
+	xml := realXML(t)
 	type page struct {
 		raw     []byte
 		article bool
@@ -136,7 +148,7 @@ func smallRealDump(t testing.TB, n int) string {
 	}
 	var pages []page
 	first := -1
-	err = scanElements(bytes.NewReader(xml), pageOpen, pageClose, 64<<20, func(off int64, raw []byte, _ elementKind) bool {
+	err := scanElements(bytes.NewReader(xml), pageOpen, pageClose, 64<<20, func(off int64, raw []byte, _ elementKind) bool {
 		if first < 0 {
 			first = int(off)
 		}
@@ -170,5 +182,5 @@ func smallRealDump(t testing.TB, n int) string {
 		out.WriteString("\n")
 	}
 	out.WriteString("</mediawiki>\n")
-	return writeFile(t, t.TempDir(), "enwiki-small.xml", out.Bytes())
+	return out.Bytes()
 }

@@ -58,7 +58,9 @@ func FuzzSplitter(f *testing.F) {
 		}
 		// No word is lost: the words in and out are the same.
 		norm := func(s string) string {
-			return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r <= ' ' || r == '\u00a0' || r == '\u200b' || r == '\ufeff' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' || r == '\u0085' || r == '\u1680' || (r >= '\u2000' && r <= '\u200a') || r == '\u202f' || r == '\u205f' || r == '\u3000' }), "")
+			return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+				return r <= ' ' || r == '\u00a0' || r == '\u200b' || r == '\ufeff' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' || r == '\u0085' || r == '\u1680' || (r >= '\u2000' && r <= '\u200a') || r == '\u202f' || r == '\u205f' || r == '\u3000'
+			}), "")
 		}
 		if !utf8.ValidString(out) {
 			t.Fatalf("invalid UTF-8 out of %q", in)
