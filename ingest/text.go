@@ -35,6 +35,18 @@ func (s *Splitter) Split(raw string) (string, int) {
 	s.sb.Reset()
 	n := 0
 	for para := range paragraphs(raw) {
+		// Punkt only ever breaks after '.', '?' or '!': a paragraph with
+		// none of them before its closing punctuation (headings, list
+		// items, titles) is one sentence, and Punkt is the slowest step.
+		if !strings.ContainsAny(strings.TrimRight(para, endPunct), ".?!") {
+			if s.sb.Len() > 0 {
+				s.sb.WriteByte('\n')
+			}
+			s.sb.WriteString(para)
+			s.sb.WriteByte('\n')
+			n++
+			continue
+		}
 		for _, sent := range s.tok.Tokenize(para) {
 			line := strings.TrimSpace(sent.Text)
 			if line == "" {
@@ -52,6 +64,9 @@ func (s *Splitter) Split(raw string) (string, int) {
 	}
 	return strings.TrimRight(s.sb.String(), "\n"), n
 }
+
+// endPunct is what may close a sentence: end marks, quotes, brackets.
+const endPunct = ".?!\"')]”’»"
 
 // paragraphs yields each blank-line-separated paragraph of raw with its
 // whitespace (soft wraps, tabs, runs of spaces, NBSP) collapsed to single
