@@ -129,12 +129,11 @@ func (c *Config) defaults() {
 
 // Totals are the stage's running counts.
 type Totals struct {
-	Records  int64
-	Dead     int64
-	Batches  int64
-	Pack     pack.Stats
-	Commits  int64
-	Sentence int64
+	Records int64 // documents in acknowledged chunks, valid or not
+	Dead    int64
+	Batches int64
+	Pack    pack.Stats
+	Commits int64
 }
 
 // Stage runs documents through tokenizer and packer into an Output.
