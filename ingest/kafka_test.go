@@ -37,6 +37,27 @@ type childSpec struct {
 	Inputs  []string
 	Resume  string
 	Batch   int
+	// KillAfterWrites > 0: the child SIGKILLs itself right after that
+	// many acknowledged writes, before it can checkpoint them — the worst
+	// moment to die.
+	KillAfterWrites int
+}
+
+// suicidalSink kills its own process after a number of writes.
+type suicidalSink struct {
+	Sink
+	left int
+}
+
+func (s *suicidalSink) Write(ctx context.Context, docs []schemas.Document, dead []schemas.DeadLetter) error {
+	if err := s.Sink.Write(ctx, docs, dead); err != nil {
+		return err
+	}
+	if s.left--; s.left == 0 {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	return nil
 }
 
 func ingestChild(spec string) int {
@@ -52,7 +73,13 @@ func ingestChild(spec string) int {
 		return 1
 	}
 	defer sink.Close()
-	if _, err := Run(ctx, Config{Format: cs.Format, Inputs: cs.Inputs, Sink: sink, Resume: cs.Resume, BatchDocs: cs.Batch, Workers: 2}); err != nil {
+	var s Sink = sink
+	if cs.KillAfterWrites > 0 {
+		s = &suicidalSink{Sink: sink, left: cs.KillAfterWrites}
+	}
+	sum, err := Run(ctx, Config{Format: cs.Format, Inputs: cs.Inputs, Sink: s, Resume: cs.Resume, BatchDocs: cs.Batch, Workers: 2})
+	fmt.Fprintf(os.Stderr, "child summary: %s\n", sum)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -213,10 +240,11 @@ func TestKafkaIntegration(t *testing.T) {
 	}
 }
 
-// TestKill9Resume SIGKILLs a child ingest twice mid-run (once right after
-// a checkpoint, once at a random moment in the next batches), re-runs it
-// to completion with the same resume file, and finds every document in
-// the topic exactly once.
+// TestKill9Resume SIGKILLs a child ingest three times — right after a
+// checkpoint, right after an acknowledged write that was not yet
+// checkpointed (the child kills itself there), and at a random moment —
+// re-runs it to completion with the same resume file, and finds every
+// document in the topic exactly once.
 func TestKill9Resume(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -228,17 +256,18 @@ func TestKill9Resume(t *testing.T) {
 	dir := t.TempDir()
 	inputs := []string{"testdata/export-0.11.xml", smallRealDump(t, 40)}
 	spec := childSpec{Brokers: b.Addrs(), Topic: "kill9.docs", Format: "wikipedia", Inputs: inputs, Resume: filepath.Join(dir, "resume.json"), Batch: 2}
-	specJSON, _ := json.Marshal(spec)
 	want := referenceDocs(t, "wikipedia", inputs)
 
-	start := func() *exec.Cmd {
+	start := func(spec childSpec) (*exec.Cmd, *strings.Builder) {
+		specJSON, _ := json.Marshal(spec)
 		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "ELECTRA_INGEST_CHILD="+string(specJSON))
-		cmd.Stderr = os.Stderr
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		return cmd
+		return cmd, &stderr
 	}
 	hashes := func() int64 {
 		b, err := os.ReadFile(spec.Resume)
@@ -251,30 +280,53 @@ func TestKill9Resume(t *testing.T) {
 		}
 		return st.Hashes
 	}
-	for round, threshold := range []int64{6, 20} {
-		cmd := start()
-		for hashes() < threshold {
-			if cmd.ProcessState != nil || ctx.Err() != nil {
-				t.Fatalf("round %d: child ended before reaching %d documents", round, threshold)
-			}
-			time.Sleep(time.Millisecond)
-		}
-		if round == 1 {
-			time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
-		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatalf("round %d: kill: %v", round, err)
-		}
+	killed := func(round string, cmd *exec.Cmd, stderr *strings.Builder) {
 		err := cmd.Wait()
 		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 		if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("round %d: child was not killed mid-run (it exited: %v); the test proves nothing", round, err)
+			t.Fatalf("%s: child was not killed mid-run (%v); the test proves nothing\n%s", round, err, stderr)
 		}
-		t.Logf("round %d: killed at %d checkpointed documents", round, hashes())
+		t.Logf("%s: killed with %d documents checkpointed", round, hashes())
 	}
-	cmd := start()
+
+	// Round 1: right after the checkpoint that passes 6 documents.
+	cmd, stderr := start(spec)
+	for hashes() < 6 {
+		if cmd.ProcessState != nil || ctx.Err() != nil {
+			t.Fatalf("child ended early:\n%s", stderr)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	killed("after a checkpoint", cmd, stderr)
+
+	// Round 2: between an acknowledged write and its checkpoint.
+	s2 := spec
+	s2.KillAfterWrites = 4
+	cmd, stderr = start(s2)
+	killed("between write and checkpoint", cmd, stderr)
+
+	// Round 3: at a random moment.
+	cmd, stderr = start(spec)
+	for hashes() < 24 {
+		if cmd.ProcessState != nil || ctx.Err() != nil {
+			t.Fatalf("child ended early:\n%s", stderr)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	killed("at a random moment", cmd, stderr)
+	// Round 2 died holding one acknowledged, uncheckpointed batch of 2:
+	// round 3 must have found those documents in the topic.
+	if !strings.Contains(stderr.String(), "already_in_sink=2") {
+		t.Errorf("round 3 did not find round 2's unacknowledged batch in the topic:\n%s", stderr)
+	}
+
+	cmd, stderr = start(spec)
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("final run: %v", err)
+		t.Fatalf("final run: %v\n%s", err, stderr)
 	}
+	t.Log(strings.TrimSpace(stderr.String()))
 	checkExactlyOnce(t, consumeTopic(t, b.Addrs(), spec.Topic), want)
 }
