@@ -2,10 +2,18 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/electra-go/electra/schemas"
 
 	"github.com/electra-go/electra/trainer"
 	"github.com/electra-go/electra/trainer/metrics"
@@ -58,6 +66,13 @@ func Train(ctx context.Context, tc TrainConfig) (Result, error) {
 	}
 	defer rec.Close()
 	tc.Stream.Prom = rec.Prom
+	if tc.Stream.OnBadMessage == nil {
+		// Messages that are not example batches are set aside with the
+		// reason, never trained on and never silently gone.
+		dl := &deadLetterFile{path: filepath.Join(tc.Run.OutDir, DeadLetterFile)}
+		defer dl.close()
+		tc.Stream.OnBadMessage = dl.add
+	}
 	if tc.MetricsAddr != "" {
 		addr, err := rec.Serve(ctx, tc.MetricsAddr)
 		if err != nil {
@@ -169,4 +184,46 @@ func Train(ctx context.Context, tc TrainConfig) (Result, error) {
 		res.Starvation = runWait.Seconds() / runTotal.Seconds()
 	}
 	return res, err
+}
+
+// DeadLetterFile, in the run directory, lists the examples-topic messages
+// that were not valid batches: topic, partition, offset, batch id, reason.
+const DeadLetterFile = "stream-deadletter.jsonl"
+
+type deadLetterFile struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+}
+
+func (d *deadLetterFile) add(m kafka.Message, reason error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.f == nil {
+		f, err := os.OpenFile(d.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			slog.Error("stream dead letters: cannot open file; the message is only logged", "path", d.path, "err", err)
+			return
+		}
+		d.f = f
+	}
+	var id string
+	for _, h := range m.Headers {
+		if h.Key == schemas.ExamplesHeaderBatchID {
+			id = string(h.Value)
+		}
+	}
+	line, _ := json.Marshal(map[string]any{"topic": m.Topic, "partition": m.Partition, "offset": m.Offset,
+		"batch_id": id, "bytes": len(m.Value), "reason": reason.Error(), "time": time.Now().UTC().Format(time.RFC3339)})
+	if _, err := d.f.Write(append(line, '\n')); err != nil {
+		slog.Error("stream dead letters: write failed", "path", d.path, "err", err)
+	}
+}
+
+func (d *deadLetterFile) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.f != nil {
+		d.f.Close()
+	}
 }

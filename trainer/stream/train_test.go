@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/sugarme/gotch"
 
 	"github.com/electra-go/electra/broker"
@@ -213,5 +215,33 @@ func TestTrainChild(t *testing.T) {
 	}
 	if _, err := os.Stat(res.Plot); err != nil {
 		t.Fatalf("no loss plot: %v", err)
+	}
+}
+
+// TestDeadLetterFile: a message that is not a batch is recorded with where
+// it was and why, one JSON line each.
+func TestDeadLetterFile(t *testing.T) {
+	dir := t.TempDir()
+	d := &deadLetterFile{path: filepath.Join(dir, DeadLetterFile)}
+	d.add(kafka.Message{Topic: "ex", Partition: 2, Offset: 41, Value: []byte("junk"), Headers: []kafka.Header{{Key: schemas.ExamplesHeaderBatchID, Value: []byte("b-7")}}}, errors.New("not arrow"))
+	d.add(kafka.Message{Topic: "ex", Partition: 0, Offset: 3}, errors.New("empty"))
+	d.close()
+	f, err := os.Open(d.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m)
+	}
+	if len(got) != 2 || got[0]["partition"] != 2.0 || got[0]["offset"] != 41.0 || got[0]["batch_id"] != "b-7" ||
+		got[0]["reason"] != "not arrow" || got[0]["bytes"] != 4.0 || got[1]["reason"] != "empty" {
+		t.Fatalf("dead letters %v", got)
 	}
 }
