@@ -292,7 +292,7 @@ func (s *Stage) Run(ctx context.Context, in Input, out Output) error {
 // tokenize decodes and validates one document and tokenizes its sentences
 // into one flat buffer.
 func (s *Stage) tokenize(rec Record) tokenized {
-	doc, err := schemas.DecodeDocument(rec.Value)
+	doc, err := decodeDocument(rec.Value)
 	if err != nil {
 		reason := "invalid-document"
 		var fe *schemas.FieldError
@@ -305,7 +305,8 @@ func (s *Stage) tokenize(rec Record) tokenized {
 			Excerpt: schemas.Excerpt(rec.Value),
 		}}
 	}
-	var flat []int32
+	// ~4 bytes of English per token: one allocation for the whole document.
+	flat := make([]int32, 0, len(doc.Text)/4+16)
 	var bounds []int
 	for line := range doc.Sentences() {
 		flat = s.tok.Encode(flat, line)

@@ -1,0 +1,74 @@
+package transform
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/electra-go/electra/schemas"
+)
+
+var docSeeds = []string{
+	`{"id":"a","source":"books","text":"One.\nTwo."}`,
+	` { "id" : "a" , "source" : "books" , "title":"T", "url":"http://x/y", "lang":"en", "text" : "x" } `,
+	`{"id":"a","source":"books","text":"tab\tq\"uote\\ \/ \u00e9 \u4e2d \b\f\r"}`,
+	`{"id":"a","source":"books","text":"é中😀"}`,
+	`{"id":"a","source":"books","text":"\ud83d\ude00"}`,
+	`{"id":"a","source":"books","text":"\ud83d"}`,
+	`{"ID":"a","source":"books","text":"x"}`,
+	`{"id":"a","source":"books","text":"x","extra":1}`,
+	`{"id":"a","source":"books","text":null}`,
+	`{"id":"a","source":"books","text":"x"} trailing`,
+	`{"id":"a","id":"b","source":"books","text":"x"}`,
+	"{\"id\":\"a\",\"source\":\"books\",\"text\":\"\xff\"}",
+	`{"id":"a","source":"books","text":""}`,
+	`{}`,
+	`[]`,
+	``,
+	`{"id":"a",}`,
+}
+
+func TestDecodeDocumentMatchesContract(t *testing.T) {
+	for _, s := range docSeeds {
+		checkDecodeAgrees(t, []byte(s))
+	}
+	if _, ok := fastDocument([]byte(docSeeds[0])); !ok {
+		t.Fatal("the common shape did not take the fast path")
+	}
+	if _, ok := fastDocument([]byte(docSeeds[2])); !ok {
+		t.Fatal("escapes did not take the fast path")
+	}
+}
+
+// checkDecodeAgrees: whenever the fast path accepts b, the contract's own
+// decoder must produce the same document and the same verdict.
+func checkDecodeAgrees(t *testing.T, b []byte) {
+	t.Helper()
+	got, gerr := decodeDocument(b)
+	want, werr := schemas.DecodeDocument(b)
+	if (gerr == nil) != (werr == nil) {
+		t.Fatalf("%q: fast err %v, contract err %v", b, gerr, werr)
+	}
+	if werr == nil || isFieldError(werr) {
+		if got != want {
+			t.Fatalf("%q:\nfast     %+v\ncontract %+v", b, got, want)
+		}
+	}
+	if gerr != nil && werr != nil && gerr.Error() != werr.Error() {
+		t.Fatalf("%q: fast err %q, contract err %q", b, gerr, werr)
+	}
+}
+
+func isFieldError(err error) bool {
+	var fe *schemas.FieldError
+	return errors.As(err, &fe)
+}
+
+func FuzzDecodeDocument(f *testing.F) {
+	for _, s := range docSeeds {
+		f.Add([]byte(s))
+	}
+	d, _ := json.Marshal(schemas.Document{ID: "x", Source: "wikipedia", Title: "<&>", Text: "a\u2028b\x01"})
+	f.Add(d)
+	f.Fuzz(func(t *testing.T, b []byte) { checkDecodeAgrees(t, b) })
+}
