@@ -96,7 +96,7 @@ func TestRunKill9Ledger(t *testing.T) {
 		t.Fatal(err)
 	}
 	marker := filepath.Join(dir, "run", "blocked")
-	deadline := time.Now().Add(150 * time.Second)
+	deadline := time.Now().Add(300 * time.Second)
 	for {
 		if _, err := os.Stat(marker); err == nil {
 			break

@@ -334,7 +334,7 @@ func TestKill9Resume(t *testing.T) {
 	if os.Getenv("ELECTRA_STREAM_CHILD") != "" {
 		t.Skip("child process")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 	const parts, msgs, rows, bs = 3, 6, 4, 5
 	cfg, topic := fill(t, ctx, parts, msgs, rows)

@@ -106,7 +106,7 @@ func TestTrainKill9ExactResume(t *testing.T) {
 	if os.Getenv("ELECTRA_TRAIN_CHILD") != "" {
 		t.Skip("child process")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 170*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Second)
 	defer cancel()
 	tiny, err := trainer.Preset("tiny")
 	if err != nil {
