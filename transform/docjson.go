@@ -2,6 +2,7 @@ package transform
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/electra-go/electra/schemas"
@@ -120,40 +121,43 @@ func fastString(b []byte, i int) (string, int, bool) {
 }
 
 // slowString unescapes a string that holds backslashes; start is just
-// after the opening quote.
+// after the opening quote. Runs between escapes are copied whole.
 func slowString(b []byte, start int) (string, int, bool) {
-	out := make([]byte, 0, 64)
+	var out strings.Builder
+	out.Grow(len(b) - start)
 	for i := start; i < len(b); {
-		c := b[i]
-		switch {
-		case c == '"':
-			if !utf8.Valid(out) {
+		j := i
+		for j < len(b) && b[j] != '\\' && b[j] != '"' && b[j] >= 0x20 {
+			j++
+		}
+		out.Write(b[i:j])
+		if j >= len(b) || b[j] < 0x20 {
+			return "", 0, false
+		}
+		if b[j] == '"' {
+			s := out.String()
+			if !utf8.ValidString(s) {
 				return "", 0, false
 			}
-			return string(out), i + 1, true
-		case c < 0x20:
-			return "", 0, false
-		case c != '\\':
-			out = append(out, c)
-			i++
-			continue
+			return s, j + 1, true
 		}
+		i = j
 		if i+1 >= len(b) {
 			return "", 0, false
 		}
 		switch e := b[i+1]; e {
 		case '"', '\\', '/':
-			out = append(out, e)
+			out.WriteByte(e)
 		case 'b':
-			out = append(out, '\b')
+			out.WriteByte('\b')
 		case 'f':
-			out = append(out, '\f')
+			out.WriteByte('\f')
 		case 'n':
-			out = append(out, '\n')
+			out.WriteByte('\n')
 		case 'r':
-			out = append(out, '\r')
+			out.WriteByte('\r')
 		case 't':
-			out = append(out, '\t')
+			out.WriteByte('\t')
 		case 'u':
 			if i+6 > len(b) {
 				return "", 0, false
@@ -162,7 +166,7 @@ func slowString(b []byte, start int) (string, int, bool) {
 			if err != nil || (v >= 0xD800 && v < 0xE000) {
 				return "", 0, false
 			}
-			out = utf8.AppendRune(out, rune(v))
+			out.WriteRune(rune(v))
 			i += 6
 			continue
 		default:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/schemas"
+	"github.com/electra-go/electra/transform/dataset"
 )
 
 const (
@@ -170,8 +172,29 @@ func TestKafkaLedger(t *testing.T) {
 	want, ref := reference(t, tok, ledgerMaxLen, ledgerSeed, docs)
 	compareLedger(t, want, got)
 	if st.Rows != ref.Examples {
-		t.Fatalf("exported %d rows after dedup, reference %d", st.Rows, ref.Examples)
+		t.Fatalf("read %d rows after dedup, reference %d", st.Rows, ref.Examples)
 	}
+
+	// `electra export`: the same, as a dataset on disk.
+	dir := filepath.Join(t.TempDir(), "export")
+	est, m, err := Export(ctx, bc, ledgerOut, dir, dataset.Options{Formats: []dataset.Format{dataset.Arrow, dataset.Parquet}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if est != st || m.Rows != ref.Examples || m.VocabSHA256 != tok.SHA256() {
+		t.Fatalf("export: %+v, manifest rows %d vocab %s; want %+v, %d rows", est, m.Rows, m.VocabSHA256, st, ref.Examples)
+	}
+	exported := map[string][]string{}
+	for b, err := range dataset.Batches(dir) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < b.Rows; i++ {
+			ex := b.Example(i)
+			exported[ex.DocID] = append(exported[ex.DocID], exampleKey(ex))
+		}
+	}
+	compareLedger(t, want, exported)
 
 	// Dead letters: each invalid document at least once (redeliveries may
 	// repeat one), located by partition and offset.
