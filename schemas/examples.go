@@ -199,17 +199,46 @@ func newExamplesRecord(mem memory.Allocator, meta ExamplesMeta, examples []Examp
 		mem = memory.DefaultAllocator
 	}
 	l := meta.MaxSeqLength
+	n := len(examples)
 	schema := ExamplesSchema(meta)
-	b := array.NewRecordBuilder(mem, schema)
-	defer b.Release()
-	ids := b.Field(0).(*array.FixedSizeListBuilder)
-	idv := ids.ValueBuilder().(*array.Int32Builder)
-	segs := b.Field(1).(*array.FixedSizeListBuilder)
-	segv := segs.ValueBuilder().(*array.Int8Builder)
-	lens := b.Field(2).(*array.Int16Builder)
-	docs := b.Field(3).(*array.StringBuilder)
-	srcs := b.Field(4).(*array.BinaryDictionaryBuilder)
 
+	// The fixed-width columns are laid out in Go slices and wrapped as Arrow
+	// buffers: one copy per token, where per-row builder calls cost as much
+	// as the LZ4 compression after them.
+	ids := make([]int32, n*l)
+	segs := make([]int8, n*l)
+	lens := make([]int16, n)
+	for i, e := range examples {
+		if len(e.InputIDs) > l {
+			return nil, fmt.Errorf("examples: example %d (doc %q) has %d tokens, max_seq_length is %d", i, e.DocID, len(e.InputIDs), l)
+		}
+		if len(e.SegmentIDs) != len(e.InputIDs) {
+			return nil, fmt.Errorf("examples: example %d (doc %q) has %d segment ids for %d tokens", i, e.DocID, len(e.SegmentIDs), len(e.InputIDs))
+		}
+		copy(ids[i*l:], e.InputIDs)
+		copy(segs[i*l:], e.SegmentIDs)
+		lens[i] = int16(len(e.InputIDs))
+	}
+	fixedList := func(t arrow.DataType, values arrow.DataType, b []byte) arrow.Array {
+		vd := array.NewData(values, n*l, []*memory.Buffer{nil, memory.NewBufferBytes(b)}, nil, 0, 0)
+		defer vd.Release()
+		ld := array.NewData(t, n, []*memory.Buffer{nil}, []arrow.ArrayData{vd}, 0, 0)
+		defer ld.Release()
+		return array.MakeFromData(ld)
+	}
+	idArr := fixedList(schema.Field(0).Type, arrow.PrimitiveTypes.Int32, arrow.Int32Traits.CastToBytes(ids))
+	defer idArr.Release()
+	segArr := fixedList(schema.Field(1).Type, arrow.PrimitiveTypes.Int8, arrow.Int8Traits.CastToBytes(segs))
+	defer segArr.Release()
+	ld := array.NewData(arrow.PrimitiveTypes.Int16, n, []*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int16Traits.CastToBytes(lens))}, nil, 0, 0)
+	lenArr := array.MakeFromData(ld)
+	ld.Release()
+	defer lenArr.Release()
+
+	docs := array.NewStringBuilder(mem)
+	defer docs.Release()
+	srcs := array.NewDictionaryBuilder(mem, schema.Field(4).Type.(*arrow.DictionaryType)).(*array.BinaryDictionaryBuilder)
+	defer srcs.Release()
 	var known map[string]bool
 	if dict != nil {
 		known = make(map[string]bool, len(dict))
@@ -226,30 +255,9 @@ func newExamplesRecord(mem memory.Allocator, meta ExamplesMeta, examples []Examp
 			return nil, fmt.Errorf("examples: seed source dictionary: %w", err)
 		}
 	}
-
-	n := len(examples)
-	ids.Reserve(n)
-	segs.Reserve(n)
-	idv.Reserve(n * l)
-	segv.Reserve(n * l)
-	lens.Reserve(n)
 	docs.Reserve(n)
-	padIDs := make([]int32, l)
-	padSegs := make([]int8, l)
+	srcs.Reserve(n)
 	for i, e := range examples {
-		if len(e.InputIDs) > l {
-			return nil, fmt.Errorf("examples: example %d (doc %q) has %d tokens, max_seq_length is %d", i, e.DocID, len(e.InputIDs), l)
-		}
-		if len(e.SegmentIDs) != len(e.InputIDs) {
-			return nil, fmt.Errorf("examples: example %d (doc %q) has %d segment ids for %d tokens", i, e.DocID, len(e.SegmentIDs), len(e.InputIDs))
-		}
-		ids.Append(true)
-		idv.AppendValues(e.InputIDs, nil)
-		idv.AppendValues(padIDs[:l-len(e.InputIDs)], nil)
-		segs.Append(true)
-		segv.AppendValues(e.SegmentIDs, nil)
-		segv.AppendValues(padSegs[:l-len(e.SegmentIDs)], nil)
-		lens.Append(int16(len(e.InputIDs)))
 		docs.Append(e.DocID)
 		if known != nil && !known[e.Source] {
 			return nil, fmt.Errorf("examples: example %d (doc %q) has source %q outside the fixed dictionary %q", i, e.DocID, e.Source, dict)
@@ -258,7 +266,11 @@ func newExamplesRecord(mem memory.Allocator, meta ExamplesMeta, examples []Examp
 			return nil, fmt.Errorf("examples: example %d source %q: %w", i, e.Source, err)
 		}
 	}
-	return b.NewRecordBatch(), nil
+	docArr := docs.NewArray()
+	defer docArr.Release()
+	srcArr := srcs.NewArray()
+	defer srcArr.Release()
+	return array.NewRecordBatch(schema, []arrow.Array{idArr, segArr, lenArr, docArr, srcArr}, int64(n)), nil
 }
 
 // EncodeExamplesMessage encodes examples as one Kafka message value: an
