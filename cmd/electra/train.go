@@ -16,7 +16,7 @@ import (
 func init() {
 	register(&command{
 		name:    "train",
-		summary: "pre-train ELECTRA (generator + discriminator) from an Arrow dataset directory",
+		summary: "pre-train ELECTRA (generator + discriminator) from an Arrow dataset directory or the examples topic",
 		run:     runTrain,
 	})
 }
