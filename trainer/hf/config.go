@@ -131,6 +131,11 @@ func (c Config) Shape() Shape {
 	}
 }
 
+// maxDim bounds every size in config.json: far above any real ELECTRA
+// (vocabularies of a few hundred thousand, 24 layers), low enough that a
+// corrupt file cannot make us plan a petabyte of weights.
+const maxDim = 1 << 22
+
 // Validate names the first field that cannot describe a model.
 func (c Config) Validate() error {
 	if c.ModelType != "electra" {
@@ -148,12 +153,15 @@ func (c Config) Validate() error {
 		{"intermediate_size", c.IntermediateSize}, {"max_position_embeddings", c.MaxPositionEmbeddings},
 		{"type_vocab_size", c.TypeVocabSize},
 	} {
-		if f.v <= 0 {
-			return fmt.Errorf("config.json: %s = %d, must be > 0", f.name, f.v)
+		if f.v <= 0 || f.v > maxDim {
+			return fmt.Errorf("config.json: %s = %d, must be in [1, %d]", f.name, f.v, maxDim)
 		}
 	}
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
 		return fmt.Errorf("config.json: hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
+	}
+	if c.NumHiddenLayers > 1024 {
+		return fmt.Errorf("config.json: num_hidden_layers = %d; more than 1024 is not a model this tool can hold", c.NumHiddenLayers)
 	}
 	if c.HiddenAct != "gelu" {
 		return fmt.Errorf("config.json: hidden_act %q; this project's encoder computes exact (erf) GELU, \"gelu\"", c.HiddenAct)

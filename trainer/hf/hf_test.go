@@ -284,6 +284,7 @@ func TestReadConfigRejects(t *testing.T) {
 		{"heads", func(c *Config) { c.NumAttentionHeads = 5 }, "not a multiple"},
 		{"act", func(c *Config) { c.HiddenAct = "relu" }, `hidden_act "relu"`},
 		{"zero", func(c *Config) { c.VocabSize = 0 }, "vocab_size = 0"},
+		{"huge", func(c *Config) { c.HiddenSize = 1 << 40 }, "hidden_size = 1099511627776"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good
@@ -316,4 +317,34 @@ func TestHalfToFloat(t *testing.T) {
 	if got := halfToFloat(0x7c00); !math.IsInf(float64(got), 1) {
 		t.Errorf("0x7c00 = %g, want +Inf", got)
 	}
+}
+
+// FuzzReadConfig: any config.json either fails validation with a message
+// or describes a model whose key table is well formed.
+func FuzzReadConfig(f *testing.F) {
+	good, _ := json.Marshal(NewConfig(SequenceClassification, shapes["projected"], 1e-12, 0.1))
+	f.Add(good)
+	f.Add([]byte(`{"model_type":"electra","architectures":["ElectraForMaskedLM"]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := ReadConfig(dir)
+		if err != nil {
+			return
+		}
+		arch, err := c.Arch()
+		if err != nil {
+			t.Fatalf("validated config has no architecture: %v", err)
+		}
+		for _, k := range Keys(arch, c.Shape()) {
+			for _, d := range k.Shape {
+				if d <= 0 {
+					t.Fatalf("%s has shape %v", k.Name, k.Shape)
+				}
+			}
+		}
+	})
 }
