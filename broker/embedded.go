@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -46,6 +47,7 @@ type EmbeddedConfig struct {
 // Embedded is a running in-process broker.
 type Embedded struct {
 	c      *kfake.Cluster
+	addrs  []string
 	once   sync.Once
 	closed chan struct{}
 }
@@ -98,7 +100,9 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker (data dir %q, port %d): %w", cfg.DataDir, cfg.Port, err)
 	}
-	e := &Embedded{c: c, closed: make(chan struct{})}
+	// Asked once: kfake answers through its run loop, which is gone after
+	// Close, and callers still want the addresses for their messages then.
+	e := &Embedded{c: c, addrs: c.ListenAddrs(), closed: make(chan struct{})}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -110,7 +114,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 }
 
 // Addrs are the listening host:port addresses, for Config.Brokers.
-func (e *Embedded) Addrs() []string { return e.c.ListenAddrs() }
+func (e *Embedded) Addrs() []string { return slices.Clone(e.addrs) }
 
 // Config returns a client Config pointing at this broker.
 func (e *Embedded) Config() Config { return Config{Brokers: e.Addrs()} }

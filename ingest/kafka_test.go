@@ -330,3 +330,30 @@ func TestKill9Resume(t *testing.T) {
 	t.Log(strings.TrimSpace(stderr.String()))
 	checkExactlyOnce(t, consumeTopic(t, b.Addrs(), spec.Topic), want)
 }
+
+// TestKafkaSinkFailsLoudly: with the broker gone, a write fails after its
+// retries with an error that names the topic, the brokers and the first id,
+// and Run returns it instead of carrying on.
+func TestKafkaSinkFailsLoudly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := NewKafkaSink(ctx, KafkaSinkConfig{Broker: b.Config(), Topic: "gone.docs", DLQTopic: "gone.dlq", MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	b.Close()
+	_, err = Run(ctx, Config{Format: "gigaword", Inputs: []string{"testdata/gigaword.sgml"}, Sink: sink})
+	if err == nil {
+		t.Fatal("Run succeeded with the broker gone")
+	}
+	for _, want := range []string{"gone.docs", b.Addrs()[0], "gigaword:XIN_ENG_20230101.0001"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+}
