@@ -37,11 +37,11 @@ func runExport(ctx context.Context, args []string) error {
 	}
 	bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-export"}
 	if len(bc.Brokers) == 0 || *out == "" {
-		return errors.Join(errUsage, errors.New("--brokers and --out are required"))
+		return usageError(fs, errors.New("--brokers and --out are required"))
 	}
 	formats, err := dataset.ParseFormats(*format)
 	if err != nil {
-		return errors.Join(errUsage, err)
+		return usageError(fs, err)
 	}
 	st, m, err := transform.Export(ctx, bc, *topic, *out, dataset.Options{Formats: formats, ShardBytes: int64(*shardMB) << 20})
 	if err != nil {

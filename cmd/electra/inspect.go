@@ -55,7 +55,7 @@ func runInspect(ctx context.Context, args []string) error {
 	case *topic != "":
 		bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-inspect"}
 		if len(bc.Brokers) == 0 {
-			return errors.Join(errUsage, errors.New("--brokers is required with --topic"))
+			return usageError(fs, errors.New("--brokers is required with --topic"))
 		}
 		st, err := transform.ReadTopic(ctx, bc, *topic, func(_ string, b *schemas.ExampleBatch) error { return ins.add(b) })
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -74,7 +75,7 @@ func runTransform(ctx context.Context, args []string) error {
 		ShuffleExamples: *shuffle, FlushIdle: *flushIdle,
 	}, tok)
 	if err != nil {
-		return errors.Join(errUsage, err)
+		return usageError(fs, err)
 	}
 	bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-transform", Security: pipelineSecurity(pl)}
 
@@ -82,7 +83,7 @@ func runTransform(ctx context.Context, args []string) error {
 	switch {
 	case *from == "kafka":
 		if len(bc.Brokers) == 0 {
-			return errors.Join(errUsage, errors.New("--brokers is required to consume from Kafka (or use --from jsonl:FILE)"))
+			return usageError(fs, errors.New("--brokers is required to consume from Kafka (or use --from jsonl:FILE)"))
 		}
 		ki, err := transform.NewKafkaInput(ctx, transform.KafkaInputConfig{Broker: bc, Topic: *in, Group: *group, SessionTimeout: *session})
 		if err != nil {
@@ -101,7 +102,7 @@ func runTransform(ctx context.Context, args []string) error {
 		}
 		input = transform.NewJSONLInput(files)
 	default:
-		return errors.Join(errUsage, fmt.Errorf("--from %q: want kafka or jsonl:FILE[,FILE...]", *from))
+		return usageError(fs, fmt.Errorf("--from %q: want kafka or jsonl:FILE[,FILE...]", *from))
 	}
 
 	var output transform.Output
@@ -109,7 +110,7 @@ func runTransform(ctx context.Context, args []string) error {
 	switch {
 	case *sink == "kafka":
 		if len(bc.Brokers) == 0 {
-			return errors.Join(errUsage, errors.New("--brokers is required with --sink kafka"))
+			return usageError(fs, errors.New("--brokers is required with --sink kafka"))
 		}
 		ko, err := transform.NewKafkaOutput(ctx, transform.KafkaOutputConfig{Broker: bc, Topic: *out, DLQTopic: *dlq, Partitions: *partitions, Meta: st.Meta()})
 		if err != nil {
@@ -117,9 +118,15 @@ func runTransform(ctx context.Context, args []string) error {
 		}
 		output, finish = ko, ko.Close
 	case strings.HasPrefix(*sink, "dataset:"):
+		if *from == "kafka" {
+			// A dataset is complete only when its manifest is written at the
+			// end; committing Kafka offsets for rows in unfinished shards
+			// would lose them if the run dies.
+			return usageError(fs, errors.New("--sink dataset: needs --from jsonl:...; for a topic, run transform with --sink kafka, then `electra export`"))
+		}
 		formats, err := dataset.ParseFormats(*format)
 		if err != nil {
-			return errors.Join(errUsage, err)
+			return usageError(fs, err)
 		}
 		do, err := transform.NewDatasetOutput(strings.TrimPrefix(*sink, "dataset:"), st.Meta(), dataset.Options{Formats: formats, ShardBytes: int64(*shardMB) << 20})
 		if err != nil {
@@ -127,7 +134,7 @@ func runTransform(ctx context.Context, args []string) error {
 		}
 		output, finish = do, do.Close
 	default:
-		return errors.Join(errUsage, fmt.Errorf("--sink %q: want kafka or dataset:DIR", *sink))
+		return usageError(fs, fmt.Errorf("--sink %q: want kafka or dataset:DIR", *sink))
 	}
 
 	if *metrics != "" {
@@ -149,6 +156,12 @@ func runTransform(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "transform: %d documents (%d dead-lettered), %d examples in %d batches, %d tokens kept, %d truncated by the packing rules, %d commits\n",
 		t.Records, t.Dead, t.Pack.Examples, t.Batches, t.Pack.TokensOut, t.Pack.TokensTruncate, t.Commits)
 	return err
+}
+
+// usageError prints what was wrong with the flags and returns errUsage.
+func usageError(fs *flag.FlagSet, err error) error {
+	fmt.Fprintf(fs.Output(), "electra %s: %v\n", fs.Name(), err)
+	return errUsage
 }
 
 // reportProgress logs counts every 10 s; long runs should not look hung.
