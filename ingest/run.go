@@ -264,10 +264,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			return err
 		}
 		pending = pending[:0]
-		fs := state.Files[file]
+		fs := state.Files[stateKey(file)]
 		if fs == nil {
 			fs = &fileState{Offset: -1}
-			state.Files[file] = fs
+			state.Files[stateKey(file)] = fs
 		}
 		fs.Offset = max(fs.Offset, lastOffset)
 		fs.Done = fs.Done || fileDone
@@ -315,7 +315,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}()
 
 	for _, file := range files {
-		fstate := state.Files[file]
+		fstate := state.Files[stateKey(file)]
 		fi, _ := os.Stat(file)
 		if fstate != nil && fstate.Done {
 			if fi != nil {
@@ -403,6 +403,15 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	sum.Elapsed = time.Since(start)
 	return sum, nil
+}
+
+// stateKey names a file in the resume file by its absolute path, so a
+// re-run from another directory still finds its progress.
+func stateKey(file string) string {
+	if abs, err := filepath.Abs(file); err == nil {
+		return abs
+	}
+	return file
 }
 
 func countDone(st *resumeState) int {

@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/schemas"
@@ -30,6 +35,7 @@ func runBroker(ctx context.Context, args []string) error {
 	createTopics := fs.Bool("create-topics", true, "create "+schemas.TopicDocs+" and "+schemas.TopicDocsDLQ+" at start")
 	retentionCheck := fs.Duration("retention-check", 5*time.Minute, "how often retention runs on topics with retention configs")
 	syncWrites := fs.Bool("sync-writes", false, "fsync every produced batch (survives power loss, slower)")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (log start/end offsets, group lag) on this address, e.g. :9308; empty disables")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -58,6 +64,25 @@ func runBroker(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+	}
+	if *metricsAddr != "" {
+		col, closeCol, err := broker.NewOffsetsCollector(b.Addrs())
+		if err != nil {
+			return err
+		}
+		defer closeCol()
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(col)
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics address: %w", err)
+		}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		slog.Info("broker metrics", "addr", ln.Addr().String())
 	}
 	slog.Info("broker listening", "addrs", b.Addrs(), "data_dir", *dataDir)
 	fmt.Fprintf(os.Stdout, "broker listening on %v (data in %s)\n", b.Addrs(), *dataDir)

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,8 +70,14 @@ func TestBrokerCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	dataDir := t.TempDir()
 	done := make(chan error, 1)
+	ml, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ml.Addr().String()
+	ml.Close()
 	go func() {
-		done <- runBroker(ctx, []string{"--data-dir", dataDir, "--port", strconv.Itoa(port), "--partitions", "2"})
+		done <- runBroker(ctx, []string{"--data-dir", dataDir, "--port", strconv.Itoa(port), "--partitions", "2", "--metrics-addr", metricsAddr})
 	}()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	for i := 0; ; i++ {
@@ -100,6 +109,24 @@ func TestBrokerCommand(t *testing.T) {
 	cl.Close()
 	if !got["wikipedia:testwiki:1"] || !got["wikipedia:testwiki:4"] || len(got) != 2 {
 		t.Errorf("topic holds %v", got)
+	}
+	// The broker's metrics count the two documents on the topic.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var total float64
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "electra_broker_log_end_offset{") && strings.Contains(line, `topic="`+schemas.TopicDocs+`"`) {
+			var v float64
+			fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+			total += v
+		}
+	}
+	if total != 2 || !strings.Contains(string(body), "electra_broker_up 1") {
+		t.Errorf("metrics count %v records on %s, want 2:\n%s", total, schemas.TopicDocs, body)
 	}
 	cancel()
 	if err := <-done; err != nil {
