@@ -58,6 +58,12 @@ func WritePNG(path string, series []Series) error {
 	if err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
+	// CreateTemp makes the file private; a plot is for anyone to look at.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
 	if _, err := tmp.Write(buf.Bytes()); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
