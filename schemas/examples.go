@@ -312,7 +312,10 @@ func DecodeExamplesMessage(value []byte) (*ExampleBatch, error) {
 	// without the limits a corrupt length field makes the reader allocate
 	// whatever it claims.
 	limit := int64(len(value)) + 1
-	opts := []ipc.Option{ipc.WithBodySizeLimit(limit), ipc.WithMetadataSizeLimit(limit), ipc.WithAllocator(boundedAllocator{})}
+	// LZ4 expands at most ~255x, so no honest buffer exceeds 256x the
+	// message.
+	alloc := boundedAllocator{max: min(maxDecodedBuffer, 256*len(value)+64<<10)}
+	opts := []ipc.Option{ipc.WithBodySizeLimit(limit), ipc.WithMetadataSizeLimit(limit), ipc.WithAllocator(alloc)}
 	for b, err := range readExamplesStream(bytes.NewReader(value), opts...) {
 		if err != nil {
 			return nil, err
@@ -386,18 +389,18 @@ const maxDecodedBuffer = 256 << 20
 
 // boundedAllocator panics (recovered into an error by nextRecord) instead
 // of attempting an absurd allocation.
-type boundedAllocator struct{}
+type boundedAllocator struct{ max int }
 
-func (boundedAllocator) Allocate(n int) []byte {
-	if n > maxDecodedBuffer {
-		panic(fmt.Sprintf("buffer of %d bytes exceeds the %d-byte bound", n, maxDecodedBuffer))
+func (a boundedAllocator) Allocate(n int) []byte {
+	if n > a.max {
+		panic(fmt.Sprintf("buffer of %d bytes exceeds the %d-byte bound", n, a.max))
 	}
 	return memory.DefaultAllocator.Allocate(n)
 }
 
-func (boundedAllocator) Reallocate(n int, b []byte) []byte {
-	if n > maxDecodedBuffer {
-		panic(fmt.Sprintf("buffer of %d bytes exceeds the %d-byte bound", n, maxDecodedBuffer))
+func (a boundedAllocator) Reallocate(n int, b []byte) []byte {
+	if n > a.max {
+		panic(fmt.Sprintf("buffer of %d bytes exceeds the %d-byte bound", n, a.max))
 	}
 	return memory.DefaultAllocator.Reallocate(n, b)
 }
