@@ -297,6 +297,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			for {
 				select {
 				case <-stopProgress:
+					printProgress(cfg.Progress, doneBytes.Load(), total, docCount.Load(), time.Since(start))
 					fmt.Fprintln(cfg.Progress)
 					return
 				case <-t.C:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -80,7 +81,8 @@ func TestRunJSONL(t *testing.T) {
 		t.Run(tc.format, func(t *testing.T) {
 			out := filepath.Join(dir, tc.format+".jsonl")
 			sink := NewJSONLSink(out)
-			sum, err := Run(context.Background(), Config{Format: tc.format, Inputs: []string{tc.input}, Sink: sink, Workers: 2, BatchDocs: 1})
+			var progress strings.Builder
+			sum, err := Run(context.Background(), Config{Format: tc.format, Inputs: []string{tc.input}, Sink: sink, Workers: 2, BatchDocs: 1, Progress: &progress})
 			if cerr := sink.Close(); err == nil {
 				err = cerr
 			}
@@ -88,6 +90,10 @@ func TestRunJSONL(t *testing.T) {
 				t.Fatal(err)
 			}
 			docs := readJSONL(t, out)
+			// The bar ends at 100% of the input with the document count.
+			if p := progress.String(); !strings.Contains(p, "100.0%") || !strings.Contains(p, fmt.Sprintf(" %d docs ", tc.wantDocs)) {
+				t.Errorf("progress output %q", p)
+			}
 			if len(docs) != tc.wantDocs || sum.Docs != int64(tc.wantDocs) {
 				t.Errorf("%d docs in file, summary says %d, want %d", len(docs), sum.Docs, tc.wantDocs)
 			}
