@@ -1,5 +1,37 @@
 // Package transform is the consumer group between documents and examples:
-// it tokenizes documents with WordPiece, packs them into fixed-length
-// examples exactly as the reference ELECTRA data builder does, and publishes
-// Arrow record batches.
+// it tokenizes documents with WordPiece (transform/wordpiece), packs them
+// into fixed-length examples exactly as the reference ELECTRA data builder
+// does (transform/pack), shuffles them, and publishes Arrow record batches
+// (schemas.ExamplesSchemaName) to Kafka or a dataset directory
+// (transform/dataset).
+//
+// Data flow inside a Stage:
+//
+//	Input.Next ──► N tokenizer goroutines ──► assembler (input order) ──► sink
+//	  (bounded queue, futures keep order)     per-partition chunks        Output.Write, then Input.Commit
+//
+// Delivery. The unit of delivery is a chunk: the examples of a contiguous
+// run of records of one partition. A chunk is sealed once it holds
+// Config.ShuffleExamples examples (or the input pauses for FlushIdle, or a
+// finite input ends), shuffled with a generator seeded by the stage seed
+// and the chunk's start, and cut into batches with ids
+// "topic/partition/first-last/i". Output.Write returns only when the
+// broker has acknowledged every batch and dead letter of the chunk; only
+// then is the chunk's last offset committed. Packing draws are seeded per
+// document, so a chunk rebuilt after a crash or a rebalance from the
+// committed offset is identical, ids included, and consumers drop the
+// duplicates by the batch-id header (ReadTopic, Export do).
+//
+// Rebalances. KafkaInput uses kafka-go's ConsumerGroup so that records
+// carry their generation: a new generation makes the assembler drop the
+// chunks it has not sealed, and chunks are not sealed on idle while the
+// generation is being revoked; a partition that goes back to an earlier
+// offset restarts its chunk there.
+//
+// Shuffling trade-off (Config.ShuffleExamples, default 8192 examples): an
+// example's batch neighbours come from about ShuffleExamples divided by
+// examples-per-document documents of the same partition; memory is
+// ShuffleExamples*L*5 bytes per partition in flight (5 MiB at L=128); a
+// crash redelivers up to one chunk per partition. Partitions interleave in
+// the output topic, so the trainer sees a mix across partitions as well.
 package transform
