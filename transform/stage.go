@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/schemas"
 	"github.com/electra-go/electra/transform/pack"
 	"github.com/electra-go/electra/transform/wordpiece"
@@ -148,6 +149,11 @@ type Stage struct {
 // New returns a Stage. tok is shared by the tokenizer goroutines.
 func New(cfg Config, tok *wordpiece.Tokenizer) (*Stage, error) {
 	cfg.defaults()
+	// Uncompressed size of a batch; LZ4 only shrinks it, but a message
+	// must fit the broker's limit even for incompressible ids.
+	if size := cfg.BatchRows * cfg.MaxSeqLength * 5; size > broker.MaxMessageBytes {
+		return nil, fmt.Errorf("transform: BatchRows %d at MaxSeqLength %d makes %d-byte messages, over the %d-byte limit; lower --batch-rows", cfg.BatchRows, cfg.MaxSeqLength, size, broker.MaxMessageBytes)
+	}
 	sp := tok.Specials()
 	if _, err := pack.New(pack.Config{MaxSeqLength: cfg.MaxSeqLength, CLS: sp.CLS, SEP: sp.SEP}); err != nil {
 		return nil, err
