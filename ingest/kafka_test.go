@@ -194,7 +194,7 @@ func checkExactlyOnce(t testing.TB, got []consumed, want map[string]schemas.Docu
 // three formats through kafka-go, and reads the topic back with franz-go:
 // every document exactly once, equal to the JSON-lines extraction.
 func TestKafkaIntegration(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	b, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: t.TempDir()})
 	if err != nil {
@@ -246,7 +246,7 @@ func TestKafkaIntegration(t *testing.T) {
 // re-runs it to completion with the same resume file, and finds every
 // document in the topic exactly once.
 func TestKill9Resume(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	b, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: t.TempDir()})
 	if err != nil {
