@@ -330,3 +330,49 @@ func TestPackStatistics(t *testing.T) {
 	t.Logf("%d docs, %d examples, %.1f%% full, %.2f%% forced single, %.2f%% random target, %.2f%% single segment, %.2f%% tokens truncated",
 		st.Documents, st.Examples, 100*full, 100*float64(st.ForcedSingle)/n, 100*float64(st.RandomTarget)/n, 100*float64(st.SingleSegment)/n, 100*float64(st.TokensTruncate)/float64(st.TokensIn))
 }
+
+// FuzzPack: for any sentence lengths, L and seed, examples are well formed
+// ([CLS] A [SEP] (B [SEP]), segment ids 0 then 1, at most L long) and the
+// token ledger balances.
+func FuzzPack(f *testing.F) {
+	f.Add([]byte{5, 5, 5, 5}, uint16(16), uint64(1))
+	f.Add([]byte{200, 0, 1, 130}, uint16(128), uint64(7))
+	f.Add([]byte{}, uint16(5), uint64(0))
+	f.Fuzz(func(t *testing.T, lens []byte, l uint16, seed uint64) {
+		cfg := Config{MaxSeqLength: 5 + int(l)%600, Seed: seed, CLS: cls, SEP: sep}
+		p, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sents [][]int32
+		for i, n := range lens {
+			sents = append(sents, sent(1000*(i+1), int(n)))
+		}
+		var out int64
+		st := p.Pack(Doc{ID: "d", Sentences: sents}, func(e schemas.Example) {
+			n := len(e.InputIDs)
+			if n > cfg.MaxSeqLength || n < 2 || len(e.SegmentIDs) != n {
+				t.Fatalf("example of %d tokens (%d segment ids), L=%d", n, len(e.SegmentIDs), cfg.MaxSeqLength)
+			}
+			if e.InputIDs[0] != cls || e.InputIDs[n-1] != sep || e.SegmentIDs[0] != 0 {
+				t.Fatalf("malformed example %v %v", e.InputIDs, e.SegmentIDs)
+			}
+			seps := 0
+			for i, id := range e.InputIDs {
+				if id == sep {
+					seps++
+				}
+				if i > 0 && e.SegmentIDs[i] < e.SegmentIDs[i-1] {
+					t.Fatalf("segment ids go back: %v", e.SegmentIDs)
+				}
+			}
+			if b := e.SegmentIDs[n-1] == 1; (b && seps != 2) || (!b && seps != 1) {
+				t.Fatalf("%d [SEP]s with segments %v", seps, e.SegmentIDs)
+			}
+			out += int64(n - seps - 1)
+		})
+		if st.TokensIn != st.TokensOut+st.TokensTruncate || out != st.TokensOut {
+			t.Fatalf("ledger: in %d out %d truncated %d, counted %d", st.TokensIn, st.TokensOut, st.TokensTruncate, out)
+		}
+	})
+}
