@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -459,7 +460,34 @@ func openFileReader(f *os.File) (fr *ipc.FileReader, err error) {
 			fr, err = nil, fmt.Errorf("corrupt IPC file: %v", p)
 		}
 	}()
-	return ipc.NewFileReader(f)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	// The footer's length sits just before the 6-byte trailer.
+	trailer := make([]byte, min(fi.Size(), 10))
+	if _, err := f.ReadAt(trailer, fi.Size()-int64(len(trailer))); err != nil {
+		return nil, err
+	}
+	n := int64(0)
+	if len(trailer) == 10 {
+		n = int64(int32(binary.LittleEndian.Uint32(trailer)))
+	}
+	if n <= 0 || n+10 > fi.Size() {
+		return nil, fmt.Errorf("IPC file footer length %d does not fit a %d-byte file", n, fi.Size())
+	}
+	tail := make([]byte, n+10)
+	if _, err := f.ReadAt(tail, fi.Size()-int64(len(tail))); err != nil {
+		return nil, err
+	}
+	if err := checkFileFooter(tail); err != nil {
+		return nil, err
+	}
+	// As for messages: nothing in a file is larger than the file, and no
+	// decompressed buffer larger than LZ4's 255x ceiling.
+	limit := fi.Size() + 1
+	alloc := boundedAllocator{max: int(min(int64(maxDecodedBuffer), 256*fi.Size()+64<<10))}
+	return ipc.NewFileReader(f, ipc.WithBodySizeLimit(limit), ipc.WithMetadataSizeLimit(limit), ipc.WithAllocator(alloc))
 }
 
 func fileBatch(fr *ipc.FileReader, meta ExamplesMeta, i int) (b *ExampleBatch, err error) {

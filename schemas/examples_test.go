@@ -258,3 +258,37 @@ func FuzzDecodeExamplesMessage(f *testing.F) {
 		}
 	})
 }
+
+func FuzzReadExamplesFile(f *testing.F) {
+	meta := ExamplesMeta{MaxSeqLength: 8, VocabSHA256: "v", Tokenizer: "t"}
+	var buf bytes.Buffer
+	fw, err := ipc.NewFileWriter(&buf, ipc.WithSchema(ExamplesSchema(meta)), ipc.WithLZ4())
+	if err != nil {
+		f.Fatal(err)
+	}
+	rec, err := NewExamplesRecordDict(nil, meta, []Example{{InputIDs: []int32{101, 5, 102}, SegmentIDs: []int8{0, 0, 0}, DocID: "d", Source: "s"}}, []string{"s"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := fw.Write(rec); err != nil {
+		f.Fatal(err)
+	}
+	rec.Release()
+	fw.Close()
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:buf.Len()-10])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "x.arrow")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for b, err := range ReadExamplesFile(path) {
+			if err != nil {
+				return
+			}
+			if len(b.InputIDs) != b.Rows*b.Meta.MaxSeqLength || len(b.Lengths) != b.Rows {
+				t.Fatalf("inconsistent batch: rows %d", b.Rows)
+			}
+		}
+	})
+}

@@ -50,6 +50,45 @@ func checkSchemaMessage(stream []byte) error {
 	return fb.checkKeyValues(schema, 2) // custom_metadata
 }
 
+// checkFileFooter does the same for an IPC file, whose schema sits in the
+// footer at the end: ... footer, int32 footer length, "ARROW1".
+//
+// file is the end of the file: at least the footer and the trailer.
+func checkFileFooter(file []byte) error {
+	const magic = "ARROW1"
+	if len(file) < len(magic)+4 || string(file[len(file)-len(magic):]) != magic {
+		return errors.New("not an Arrow IPC file (no ARROW1 trailer)")
+	}
+	end := len(file) - len(magic) - 4
+	n := int(int32(binary.LittleEndian.Uint32(file[end:])))
+	if n <= 0 || n > end {
+		return fmt.Errorf("IPC file footer of %d bytes does not fit in %d", n, end)
+	}
+	fb := flatbuf(file[end-n : end])
+	footer, err := fb.root()
+	if err != nil {
+		return err
+	}
+	// Footer: version, schema, dictionaries [Block], recordBatches [Block],
+	// custom_metadata; a Block is a 24-byte struct.
+	for _, i := range []int{2, 3} {
+		if _, _, err := fb.vectorOf(footer, i, 24); err != nil {
+			return err
+		}
+	}
+	schema, ok, err := fb.table(footer, 1)
+	if err != nil || !ok {
+		return fmt.Errorf("IPC file footer without a schema: %v", err)
+	}
+	if err := fb.checkTableVector(schema, 1, 0); err != nil {
+		return err
+	}
+	if err := fb.checkKeyValues(schema, 2); err != nil {
+		return err
+	}
+	return fb.checkKeyValues(footer, 4)
+}
+
 type flatbuf []byte
 
 func (b flatbuf) u32(at int) (uint32, error) {
@@ -132,7 +171,10 @@ func (b flatbuf) table(t, i int) (int, bool, error) {
 // vector returns the element count and the position of the first element
 // of the vector of 4-byte offsets in table t's field i, checking that the
 // count fits.
-func (b flatbuf) vector(t, i int) (int, int, error) {
+func (b flatbuf) vector(t, i int) (int, int, error) { return b.vectorOf(t, i, 4) }
+
+// vectorOf is vector for elements of size bytes.
+func (b flatbuf) vectorOf(t, i, size int) (int, int, error) {
 	p, ok, err := b.deref(t, i)
 	if err != nil || !ok {
 		return 0, 0, err
@@ -141,7 +183,7 @@ func (b flatbuf) vector(t, i int) (int, int, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if uint64(n)*4 > uint64(len(b)-p-4) {
+	if uint64(n)*uint64(size) > uint64(len(b)-p-4) {
 		return 0, 0, fmt.Errorf("flatbuffer vector claims %d elements, %d bytes present", n, len(b)-p-4)
 	}
 	return int(n), p + 4, nil
