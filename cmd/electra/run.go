@@ -268,14 +268,17 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 	if err != nil {
 		return nil, fmt.Errorf("%s: train.device: %w", p.File, err)
 	}
-	var lastM atomic.Pointer[trainer.Metrics]
+	var (
+		lastM       atomic.Pointer[trainer.Metrics]
+		docsInTopic atomic.Int64
+	)
 	status := func() string {
 		m := lastM.Load()
 		t := stage.Totals()
-		docs := ingested.Load()
 		if n, err := docsProbe.end(sctx); err == nil {
-			docs = n
+			docsInTopic.Store(n)
 		}
+		docs := max(docsInTopic.Load(), ingested.Load())
 		s := fmt.Sprintf("docs %d%s | examples %d | ", docs, map[bool]string{true: " (ingest done)", false: ""}[ingestEnd.Load()], t.Pack.Examples)
 		if m == nil {
 			return s + "trainer starting"
