@@ -200,6 +200,9 @@ func readTensorFile(path string) ([]ts.NamedTensor, map[string]string, error) {
 		}
 		numel := int64(1)
 		for _, d := range nt.e.Shape {
+			if d < 0 || (d > 0 && numel > (1<<40)/d) {
+				return nil, nil, fmt.Errorf("read %s: tensor %s has impossible shape %v", path, nt.name, nt.e.Shape)
+			}
 			numel *= d
 		}
 		if nt.e.Offsets[0] != pos || nt.e.Offsets[1]-nt.e.Offsets[0] != numel*int64(size) {
