@@ -67,12 +67,17 @@ type Point struct {
 
 // RunResult is one (arm, seed) run.
 type RunResult struct {
-	Arm       Arm     `json:"arm"`
-	Seed      uint64  `json:"seed"`
-	Steps     int     `json:"pretrain_steps"`
-	FLOPs     float64 `json:"pretrain_flops"`
-	Seconds   float64 `json:"pretrain_seconds"`
-	Curve     []Point `json:"curve"`
+	Arm     Arm     `json:"arm"`
+	Seed    uint64  `json:"seed"`
+	Steps   int     `json:"pretrain_steps"`
+	FLOPs   float64 `json:"pretrain_flops"`
+	Seconds float64 `json:"pretrain_seconds"`
+	Curve   []Point `json:"curve"`
+	// Spread is the mean over hidden units of the standard deviation of
+	// the encoder's output across the tokens of a fixed probe batch,
+	// before fine-tuning: near 0 means every token maps to the same vector
+	// (the representation collapse of very early pre-training).
+	Spread    float64 `json:"representation_spread"`
 	DevAcc    float64 `json:"dev_accuracy"`
 	DevF1     float64 `json:"dev_f1"`
 	FTSeconds float64 `json:"finetune_seconds"`
@@ -159,6 +164,29 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// spread measures Spread on the first batch the packer yields.
+func spread(ctx context.Context, body finetune.Body, files []string, o Options) (float64, error) {
+	p := &Packer{Files: files, Tokenize: o.Tokenize, Config: o.Config}
+	defer p.Close()
+	b, _, err := p.Next(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s := torch.NewScope()
+	defer s.Close()
+	defer torch.NoGrad()()
+	ids := make([]int64, len(b.IDs))
+	for i, v := range b.IDs {
+		ids[i] = int64(v)
+	}
+	x := s.Keep(ts.MustOfSlice(ids).MustView([]int64{int64(b.Size), int64(b.SeqLen)}, true))
+	segs := s.Keep(x.MustZerosLike(false))
+	add := s.Keep(ts.MustZeros([]int64{int64(b.Size), 1, 1, int64(b.SeqLen)}, gotch.Float, gotch.CPU)) // packed: no padding
+	h := body.Encoder.Forward(s, body.Embeddings.Forward(s, x, segs, false), add, false)               // [B, L, H]
+	sd := s.Keep(h.MustStdDim([]int64{0, 1}, true, false, false))                                      // [H]
+	return s.Keep(sd.MustMean(gotch.Float, false)).Float64Values()[0], nil
 }
 
 // calibrate turns a wall-clock budget into a step count for arm: a few
@@ -353,6 +381,9 @@ func (o Options) runOne(ctx context.Context, arm Arm, c trainer.Config, seed uin
 	body := finetune.DiscriminatorBody(m)
 	if arm == MLM {
 		body = finetune.GeneratorBody(m)
+	}
+	if r.Spread, err = spread(ctx, body, files, o); err != nil {
+		return r, err
 	}
 	start := time.Now()
 	torch.Seed(int64(seed) + 1000)

@@ -197,7 +197,14 @@ func TestRunTinyBudget(t *testing.T) {
 		if r.DevAcc < 0 || r.DevAcc > 1 {
 			t.Errorf("%s seed %d: accuracy %g", r.Arm, r.Seed, r.DevAcc)
 		}
+		if r.Spread < 0 || math.IsNaN(r.Spread) {
+			t.Errorf("%s seed %d: spread %g", r.Arm, r.Seed, r.Spread)
+		}
 		if r.Arm == None {
+			// a freshly initialised encoder keeps tokens apart
+			if r.Spread < 0.1 {
+				t.Errorf("untrained encoder's spread %g, want well above 0", r.Spread)
+			}
 			if r.Steps != 0 || r.FLOPs != 0 {
 				t.Errorf("none pre-trained: %+v", r)
 			}
@@ -222,7 +229,7 @@ func TestRunTinyBudget(t *testing.T) {
 	}
 	var tab bytes.Buffer
 	rep.WriteTable(&tab)
-	for _, want := range []string{"electra", "mlm", "none", "mean ± std", "majority baseline"} {
+	for _, want := range []string{"electra", "mlm", "none", "mean ± std", "majority baseline", "spread"} {
 		if !strings.Contains(tab.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, tab.String())
 		}

@@ -23,6 +23,7 @@ type Summary struct {
 	FinalLoss float64 // mean over seeds of the last curve point's objective
 	FinalMLM  float64
 	FinalDisc float64
+	Spread    float64 // mean representation spread over seeds
 }
 
 // Summaries aggregates the runs per arm, in RTD, MLM, None order.
@@ -37,6 +38,7 @@ func (r *Report) Summaries() []Summary {
 			s.Scores = append(s.Scores, run.DevAcc)
 			s.Steps, s.FLOPs = run.Steps, run.FLOPs
 			s.Seconds += run.Seconds
+			s.Spread += run.Spread
 			if n := len(run.Curve); n > 0 {
 				s.FinalLoss += run.Curve[n-1].Loss
 				s.FinalMLM += run.Curve[n-1].MLMLoss
@@ -47,7 +49,7 @@ func (r *Report) Summaries() []Summary {
 		if n == 0 {
 			continue
 		}
-		s.Seconds, s.FinalLoss, s.FinalMLM, s.FinalDisc = s.Seconds/n, s.FinalLoss/n, s.FinalMLM/n, s.FinalDisc/n
+		s.Seconds, s.FinalLoss, s.FinalMLM, s.FinalDisc, s.Spread = s.Seconds/n, s.FinalLoss/n, s.FinalMLM/n, s.FinalDisc/n, s.Spread/n
 		s.Mean, s.Std = meanStd(s.Scores)
 		out = append(out, s)
 	}
@@ -79,8 +81,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "encoder %s: %d layers, hidden %d, embedding %d, %d heads, FFN %d; generator %.2g x; seq %d, batch %d, lr %g\n",
 		c.Name, c.NumLayers, c.HiddenSize, c.EmbeddingSize, c.NumHeads, c.IntermediateSize, c.GeneratorFraction, c.SeqLen, c.BatchSize, c.LearningRate)
 	fmt.Fprintf(w, "FLOPs per step (flops_computation.py rules): electra %.3g, mlm %.3g\n", r.StepFLOPs[RTD], r.StepFLOPs[MLM])
-	fmt.Fprintf(w, "downstream: book-or-speech, %d train / %d dev sentences; majority baseline accuracy %.3f\n\n", r.TaskTrain, r.TaskDev, r.Majority)
-	fmt.Fprintf(w, "%-8s %8s %10s %9s %10s %9s %9s  %-24s %s\n", "arm", "steps", "FLOPs", "pretrain", "objective", "mlm loss", "disc acc", "dev accuracy per seed", "mean ± std")
+	fmt.Fprintf(w, "downstream: book-or-speech, %d train / %d dev sentences; majority baseline accuracy %.3f\n", r.TaskTrain, r.TaskDev, r.Majority)
+	fmt.Fprintf(w, "spread: std of the encoder output across tokens before fine-tuning (near 0: collapsed representations)\n\n")
+	fmt.Fprintf(w, "%-8s %8s %10s %9s %10s %9s %9s %7s  %-24s %s\n", "arm", "steps", "FLOPs", "pretrain", "objective", "mlm loss", "disc acc", "spread", "dev accuracy per seed", "mean ± std")
 	for _, s := range r.Summaries() {
 		per := make([]string, len(s.Scores))
 		for i, v := range s.Scores {
@@ -93,8 +96,8 @@ func (r *Report) WriteTable(w io.Writer) {
 		if s.Arm != None {
 			obj, mlm = fmt.Sprintf("%.3f", s.FinalLoss), fmt.Sprintf("%.3f", s.FinalMLM)
 		}
-		fmt.Fprintf(w, "%-8s %8d %10.3g %8.1fs %10s %9s %9s  %-24s %.3f ± %.3f\n",
-			s.Arm, s.Steps, s.FLOPs, s.Seconds, obj, mlm, disc, strings.Join(per, " "), s.Mean, s.Std)
+		fmt.Fprintf(w, "%-8s %8d %10.3g %8.1fs %10s %9s %9s %7.4f  %-24s %.3f ± %.3f\n",
+			s.Arm, s.Steps, s.FLOPs, s.Seconds, obj, mlm, disc, s.Spread, strings.Join(per, " "), s.Mean, s.Std)
 	}
 }
 
