@@ -46,7 +46,7 @@ one() { # format input reference-command...
 	refmbs=$(awk -v b="$size" -v a="$s0" -v c="$s1" 'BEGIN{printf "%.2f", b/1e6/(c-a)}')
 	line=$(GOMAXPROCS=1 "$bin" ingest --format "$format" --input "$input" --workers 1 --progress=false --sink "jsonl:$tmp/$format.jsonl" 2>&1 | grep '^ingest:')
 	ours=$(sed -n 's/.*(\([0-9.]*\) MB\/s).*/\1/p' <<<"$line")
-	printf '%-10s %8.1f %-30s %8s %-26s %8s   ratio %s\n' "$format" "$(awk -v b="$size" 'BEGIN{print b/1e6}')" "$1 ${*:2:1} $(basename "${!#}")" "$refmbs" "ingest" "$ours" \
+	printf '%-10s %8.1f %-30s %8s %-26s %8s   ratio %s\n' "$format" "$(awk -v b="$size" 'BEGIN{print b/1e6}')" "${*:1:$#-1} $(basename "${!#}")" "$refmbs" "ingest" "$ours" \
 		"$(awk -v a="$ours" -v b="$refmbs" 'BEGIN{printf "%.3fx", a/b}')"
 	echo "           $(sed 's/^ingest: //' <<<"$line" | cut -c1-160)"
 }
