@@ -315,6 +315,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		progressWG.Wait()
 	}()
 
+	splitters := make(chan *Splitter, cfg.Workers)
 	for _, file := range files {
 		fstate := state.Files[stateKey(file)]
 		fi, _ := os.Stat(file)
@@ -335,7 +336,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		cur.Store(&r)
 		sum.Files++
 		last := skipTo
-		err = process(ctx, r, cfg, skipTo, &sum, func(j *job) error {
+		err = process(ctx, r, cfg, splitters, skipTo, &sum, func(j *job) error {
 			rec := &j.rec
 			if j.err == nil {
 				last = rec.Offset
@@ -428,7 +429,7 @@ func countDone(st *resumeState) int {
 // process runs one reader's records through cfg.Workers sentence
 // splitters and hands them to consume in input order. A read error ends
 // the file: it is handed to consume as a job with err set.
-func process(ctx context.Context, r Reader, cfg Config, skipTo int64, sum *Summary, consume func(*job) error) error {
+func process(ctx context.Context, r Reader, cfg Config, pool chan *Splitter, skipTo int64, sum *Summary, consume func(*job) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan *job, cfg.Workers)
@@ -439,9 +440,24 @@ func process(ctx context.Context, r Reader, cfg Config, skipTo int64, sum *Summa
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sp, err := NewSplitter()
-			if err != nil {
-				splitErr.Store(&err)
+			// Splitters outlive a file: loading one costs ~30 ms, which
+			// adds up over a directory of small books.
+			var sp *Splitter
+			select {
+			case sp = <-pool:
+			default:
+				var err error
+				if sp, err = NewSplitter(); err != nil {
+					splitErr.Store(&err)
+				}
+			}
+			if sp != nil {
+				defer func() {
+					select {
+					case pool <- sp:
+					default:
+					}
+				}()
 			}
 			for j := range work {
 				if sp != nil {
