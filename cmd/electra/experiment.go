@@ -37,7 +37,7 @@ func runExperiment(ctx context.Context, args []string) error {
 	preset := fs.String("config", "tiny", "encoder preset: "+strings.Join(trainer.PresetNames(), ", "))
 	seqLen := fs.Int("seq-len", 64, "pre-training sequence length (also the fine-tuning max length)")
 	batchSize := fs.Int("batch", 16, "pre-training batch size")
-	lr := fs.Float64("lr", 0, "pre-training peak learning rate (0: the preset's)")
+	lr := fs.Float64("lr", 1e-4, "pre-training peak learning rate (0: the preset's); short runs at the tiny preset's 1e-3 collapse every token onto one vector (see the spread column)")
 	seedList := fs.String("seeds", "1,2,3", "comma-separated seeds; each runs every arm")
 	corpora := fs.String("corpora", ".cache/corpora", "directory with moby-dick/ and sotu/ (scripts/setup.sh)")
 	vocab := fs.String("vocab", defaultVocab, "WordPiece vocab.txt")
