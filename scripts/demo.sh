@@ -32,6 +32,7 @@ ELECTRA_LOG_LEVEL=${ELECTRA_LOG_LEVEL:-WARN} bin/electra "${args[@]}" 2> >(tee r
 node -e '
 const s = require("./runs/demo-summary.json");
 const ok = s.disc_acc > s.baseline;
-console.log(`\ndemo: discriminator accuracy ${s.disc_acc.toFixed(4)} vs all-original baseline ${s.baseline.toFixed(4)}: ${ok ? "beats it" : "does not beat it yet (train longer: DEMO_STEPS=...)"}`);
+console.log(`\ndemo: discriminator BCE ${s.disc_bce.toFixed(4)} vs base-rate entropy ${s.prior_bce.toFixed(4)} (${s.disc_bce < s.prior_bce ? "context learned" : "not yet below"})`);
+console.log(`demo: discriminator accuracy ${s.disc_acc.toFixed(4)} vs all-original baseline ${s.baseline.toFixed(4)}: ${ok ? "beats it" : "does not beat it yet (train longer: DEMO_FRESH=0 DEMO_STEPS=N make demo continues the run)"}`);
 process.exit(ok ? 0 : 1);
 '

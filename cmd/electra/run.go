@@ -107,6 +107,8 @@ type pipelineResult struct {
 	DiscAcc     float64 `json:"disc_acc"`
 	Baseline    float64 `json:"baseline"` // all-original accuracy
 	MLMLoss     float64 `json:"mlm_loss"`
+	DiscBCE     float64 `json:"disc_bce"`
+	PriorBCE    float64 `json:"prior_bce"` // entropy of the replaced fraction
 	Starvation  float64 `json:"starvation"`
 	Prometheus  string  `json:"prometheus,omitempty"`
 	Elapsed     string  `json:"elapsed"`
@@ -342,7 +344,7 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 	res := &pipelineResult{
 		Pipeline: p.File, RunDir: runDir, Documents: ingested.Load(), Examples: stage.Totals().Pack.Examples,
 		Metrics: filepath.Join(runDir, "metrics.jsonl"), Plot: tres.Plot, Events: tres.Events,
-		DiscAcc: tres.DiscAcc, Baseline: tres.Baseline, MLMLoss: tres.Last.MLMLoss, Steps: int(tres.Last.Step),
+		DiscBCE: tres.DiscBCE, PriorBCE: tres.PriorBCE, DiscAcc: tres.DiscAcc, Baseline: tres.Baseline, MLMLoss: tres.Last.MLMLoss, Steps: int(tres.Last.Step),
 		Starvation: tres.Starvation, Prometheus: tres.MetricsAddr, Elapsed: time.Since(start).Round(time.Second).String(),
 	}
 	if m := lastM.Load(); m != nil {
@@ -373,6 +375,11 @@ func (r *pipelineResult) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  discriminator accuracy          %.4f, %s the all-original baseline %.4f (by %+.4f; means of the last %d logged steps)\n",
 		r.DiscAcc, verdict, r.Baseline, r.DiscAcc-r.Baseline, metrics.SummaryWindow)
+	learned := "below"
+	if r.DiscBCE >= r.PriorBCE {
+		learned = "not yet below"
+	}
+	fmt.Fprintf(w, "  discriminator BCE               %.4f, %s the base-rate entropy %.4f (what context-free guessing scores)\n", r.DiscBCE, learned, r.PriorBCE)
 	fmt.Fprintf(w, "  checkpoint                      %s\n", r.Checkpoint)
 	fmt.Fprintf(w, "  metrics                         %s\n", r.Metrics)
 	fmt.Fprintf(w, "  loss plot                       %s\n", r.Plot)

@@ -333,4 +333,8 @@ func TestRecorder(t *testing.T) {
 	if err != nil || last.Step != 3*maxHistory || math.Abs(base-0.88) > 1e-9 || math.Abs(acc-0.9) > 1e-9 {
 		t.Fatalf("summary %+v acc %v baseline %v err %v", last, acc, base, err)
 	}
+	// Replaced fraction 0.12: base-rate entropy 0.3669 nats.
+	if disc, prior := r.BCE(); disc != 0.5 || math.Abs(prior-0.36692) > 1e-4 {
+		t.Fatalf("BCE = %v vs prior %v, want 0.5 vs 0.3669", disc, prior)
+	}
 }

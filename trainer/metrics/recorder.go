@@ -136,5 +136,27 @@ func (r *Recorder) Summary() (last Step, acc, baseline float64, err error) {
 	return r.history[len(r.history)-1], a / n, 1 - repl/n, nil
 }
 
+// BCE is, over the last SummaryWindow recorded steps, the mean
+// discriminator loss and the mean entropy of the replaced fraction: the
+// loss of the best context-free answer (always the base rate). A
+// discriminator below it has learned something from context, which shows
+// thousands of steps before its accuracy at the 0.5 threshold moves.
+func (r *Recorder) BCE() (disc, prior float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.history) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	win := r.history[max(0, len(r.history)-SummaryWindow):]
+	for _, h := range win {
+		disc += h.DiscLoss
+		if p := h.ReplacedFrac; p > 0 && p < 1 {
+			prior += -(p*math.Log(p) + (1-p)*math.Log(1-p))
+		}
+	}
+	n := float64(len(win))
+	return disc / n, prior / n
+}
+
 // Close flushes and closes the event file.
 func (r *Recorder) Close() error { return r.events.Close() }

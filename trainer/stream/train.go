@@ -42,6 +42,9 @@ type Result struct {
 	// answers "original" scores), both averaged over the last
 	// metrics.SummaryWindow logged steps.
 	DiscAcc, Baseline float64
+	// DiscBCE and PriorBCE are the discriminator's loss and the base-rate
+	// entropy it must get under (see metrics.Recorder.BCE).
+	DiscBCE, PriorBCE float64
 	Plot              string
 	Events            string
 	MetricsAddr       string
@@ -179,6 +182,7 @@ func Train(ctx context.Context, tc TrainConfig) (Result, error) {
 	}
 	if last, acc, base, serr := rec.Summary(); serr == nil {
 		res.Last, res.DiscAcc, res.Baseline = last, acc, base
+		res.DiscBCE, res.PriorBCE = rec.BCE()
 	}
 	if runTotal > 0 {
 		res.Starvation = runWait.Seconds() / runTotal.Seconds()
