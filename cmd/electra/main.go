@@ -38,9 +38,6 @@ func register(c *command) {
 // errUsage means the flag set has already printed what was wrong.
 var errUsage = errors.New("usage")
 
-// errNotImplemented is returned by subcommands whose issue has not landed.
-var errNotImplemented = errors.New("not implemented yet")
-
 func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
@@ -83,9 +80,6 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
-	case errors.Is(err, errNotImplemented):
-		fmt.Fprintf(stderr, "electra %s: %v\n", c.name, err)
-		return 3
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(stderr, "electra %s: interrupted\n", c.name)
 		return 130
