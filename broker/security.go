@@ -183,19 +183,29 @@ func (s Security) TLSConfig() (*tls.Config, error) {
 	return c, nil
 }
 
+// credentials resolves the mechanism's canonical name and the password, the
+// part both client libraries (kafka-go, franz-go) need.
+func (a *SASLConfig) credentials() (mechanism, password string, err error) {
+	name, err := mechanismName(a.Mechanism)
+	if err != nil {
+		return "", "", fmt.Errorf("sasl.mechanism: %w", err)
+	}
+	pass, err := a.Password.Resolve()
+	if err != nil {
+		return "", "", fmt.Errorf("sasl.password: %w", err)
+	}
+	return name, pass, nil
+}
+
 // mechanism builds kafka-go's SASL mechanism, reading the password now.
 func (s Security) mechanism() (sasl.Mechanism, error) {
 	a := s.SASL
 	if a == nil {
 		return nil, nil
 	}
-	name, err := mechanismName(a.Mechanism)
+	name, pass, err := a.credentials()
 	if err != nil {
-		return nil, fmt.Errorf("sasl.mechanism: %w", err)
-	}
-	pass, err := a.Password.Resolve()
-	if err != nil {
-		return nil, fmt.Errorf("sasl.password: %w", err)
+		return nil, err
 	}
 	switch name {
 	case "PLAIN":
@@ -247,13 +257,9 @@ func (s Security) KgoOpts() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.DialTLSConfig(t))
 	}
 	if a := s.SASL; a != nil {
-		name, err := mechanismName(a.Mechanism)
+		name, pass, err := a.credentials()
 		if err != nil {
-			return nil, fmt.Errorf("sasl.mechanism: %w", err)
-		}
-		pass, err := a.Password.Resolve()
-		if err != nil {
-			return nil, fmt.Errorf("sasl.password: %w", err)
+			return nil, err
 		}
 		switch name {
 		case "PLAIN":
