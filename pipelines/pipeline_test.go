@@ -19,7 +19,7 @@ func TestShippedPipelines(t *testing.T) {
 		seqLen   int
 		steps    int
 	}{
-		{"demo.yaml", "tiny", true, 2, 64, 1200},
+		{"demo.yaml", "tiny", true, 2, 64, 200},
 		{"electra-small.yaml", "small", false, 2, 128, 1000000},
 		{"electra-large-web.yaml", "large", false, 5, 512, 1750000},
 	} {
