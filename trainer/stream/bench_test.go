@@ -43,16 +43,8 @@ func benchTopic(b *testing.B) (broker.Config, string, int64) {
 func benchTopicOf(b *testing.B, msgs, seqLen int) (broker.Config, string, int64) {
 	b.Helper()
 	ctx := context.Background()
-	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{InMemory: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(e.Close)
-	cfg := e.Config()
 	topic := "bench-examples"
-	if err := broker.EnsureTopics(ctx, cfg, []broker.TopicSpec{{Name: topic, Partitions: benchParts}}); err != nil {
-		b.Fatal(err)
-	}
+	cfg := embeddedTopic(b, ctx, topic, benchParts)
 	rng := rand.New(rand.NewPCG(1, 2))
 	zipf := rand.NewZipf(rng, 1.1, 2, 30000)
 	tr, err := cfg.Transport()

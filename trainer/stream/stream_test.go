@@ -30,9 +30,9 @@ const testSeqLen = 8
 // partition, message and row it came from, so a test can read the order.
 func rowID(p, m, r int) int32 { return int32(p*1_000_000 + m*1000 + r) }
 
-// fill produces msgs messages of rows examples to every partition, each
-// with a batch-id header like transform's, and returns the broker config.
-func fill(t testing.TB, ctx context.Context, parts, msgs, rows int) (broker.Config, string) {
+// embeddedTopic starts an in-memory embedded broker for the test's
+// lifetime and creates topic with parts partitions on it.
+func embeddedTopic(t testing.TB, ctx context.Context, topic string, parts int) broker.Config {
 	t.Helper()
 	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{InMemory: true})
 	if err != nil {
@@ -40,10 +40,18 @@ func fill(t testing.TB, ctx context.Context, parts, msgs, rows int) (broker.Conf
 	}
 	t.Cleanup(e.Close)
 	cfg := e.Config()
-	topic := "examples-test"
 	if err := broker.EnsureTopics(ctx, cfg, []broker.TopicSpec{{Name: topic, Partitions: parts}}); err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// fill produces msgs messages of rows examples to every partition, each
+// with a batch-id header like transform's, and returns the broker config.
+func fill(t testing.TB, ctx context.Context, parts, msgs, rows int) (broker.Config, string) {
+	t.Helper()
+	topic := "examples-test"
+	cfg := embeddedTopic(t, ctx, topic, parts)
 	for p := range parts {
 		for m := range msgs {
 			produce(t, ctx, cfg, topic, p, fmt.Sprintf("p%d-m%d", p, m), batch(p, m, rows))

@@ -28,16 +28,8 @@ import (
 // the tiny model's sequence length to each partition.
 func fillTokens(t *testing.T, ctx context.Context, parts, msgs, rows, seqLen int) (broker.Config, string) {
 	t.Helper()
-	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	cfg := e.Config()
 	topic := "examples-train"
-	if err := broker.EnsureTopics(ctx, cfg, []broker.TopicSpec{{Name: topic, Partitions: parts}}); err != nil {
-		t.Fatal(err)
-	}
+	cfg := embeddedTopic(t, ctx, topic, parts)
 	rng := rand.New(rand.NewPCG(7, 7))
 	for p := range parts {
 		for m := range msgs {
