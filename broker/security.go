@@ -306,7 +306,8 @@ func (s Security) Check(ctx context.Context, brokers []string) error {
 
 // Explain turns the errors a misconfigured secure connection produces
 // (a closed connection, a bare SASL error code, a TLS record error) into
-// one that says which setting to look at. Errors it does not recognise come
+// one that says which setting to look at, by its pipeline key and its
+// command-line flag. Errors it does not recognise come
 // back wrapped with the broker address only.
 func (s Security) Explain(addr string, err error) error {
 	if err == nil {
@@ -320,22 +321,22 @@ func (s Security) Explain(addr string, err error) error {
 	)
 	switch {
 	case errors.Is(err, kafka.SASLAuthenticationFailed) && s.SASL != nil:
-		return fmt.Errorf("broker %s: SASL %s authentication as user %q failed: the broker rejected the credentials; check sasl.username and the password in %s: %w",
+		return fmt.Errorf("broker %s: SASL %s authentication as user %q failed: the broker rejected the credentials; check sasl.username (--sasl-user) and the password in %s: %w",
 			addr, strings.ToUpper(s.SASL.Mechanism), s.SASL.Username, s.SASL.Password, err)
 	case errors.Is(err, kafka.UnsupportedSASLMechanism) && s.SASL != nil:
-		return fmt.Errorf("broker %s: does not offer SASL mechanism %s; set sasl.mechanism to one the cluster enables: %w", addr, strings.ToUpper(s.SASL.Mechanism), err)
+		return fmt.Errorf("broker %s: does not offer SASL mechanism %s; set sasl.mechanism (--sasl-mechanism) to one the cluster enables: %w", addr, strings.ToUpper(s.SASL.Mechanism), err)
 	case errors.Is(err, kafka.IllegalSASLState) && s.SASL == nil:
-		return fmt.Errorf("broker %s: requires SASL authentication; add a sasl block (mechanism, username, password): %w", addr, err)
+		return fmt.Errorf("broker %s: requires SASL authentication; add a sasl block (mechanism, username, password), or on the command line --sasl-mechanism, --sasl-user, --sasl-password: %w", addr, err)
 	case errors.As(err, &unknownAuth), errors.As(err, &certInvalid):
-		return fmt.Errorf("broker %s: its TLS certificate is not trusted; set tls.ca to the CA that signed it: %w", addr, err)
+		return fmt.Errorf("broker %s: its TLS certificate is not trusted; set tls.ca (--tls-ca) to the CA that signed it: %w", addr, err)
 	case errors.As(err, &hostErr):
-		return fmt.Errorf("broker %s: its TLS certificate is for another name; fix the address or set tls.server_name: %w", addr, err)
+		return fmt.Errorf("broker %s: its TLS certificate is for another name; fix the address or set tls.server_name (--tls-server-name): %w", addr, err)
 	case errors.As(err, &recHdr):
-		return fmt.Errorf("broker %s: did not answer TLS; it probably listens in plaintext: remove the tls block or use its TLS port: %w", addr, err)
+		return fmt.Errorf("broker %s: did not answer TLS; it probably listens in plaintext: remove the tls block (--tls flags) or use its TLS port: %w", addr, err)
 	case s.TLS == nil && isClosedEarly(err):
-		return fmt.Errorf("broker %s: closed the connection before answering; it probably expects TLS (add a tls block) or SASL (add a sasl block): %w", addr, err)
+		return fmt.Errorf("broker %s: closed the connection before answering; it probably expects TLS (add a tls block, or --tls/--tls-ca) or SASL (add a sasl block, or --sasl-*): %w", addr, err)
 	case s.SASL == nil && isClosedEarly(err):
-		return fmt.Errorf("broker %s: closed the connection before answering; it probably requires SASL authentication: add a sasl block (mechanism, username, password): %w", addr, err)
+		return fmt.Errorf("broker %s: closed the connection before answering; it probably requires SASL authentication: add a sasl block (mechanism, username, password), or --sasl-mechanism, --sasl-user, --sasl-password: %w", addr, err)
 	case s.SASL != nil && isClosedEarly(err):
 		return fmt.Errorf("broker %s: closed the connection during SASL %s authentication as user %q: wrong username or password (read from %s)? %w",
 			addr, strings.ToUpper(s.SASL.Mechanism), s.SASL.Username, s.SASL.Password, err)

@@ -3,17 +3,8 @@ package broker
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,119 +14,15 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/electra-go/electra/broker/brokertest"
 )
 
-// testPKI is a throw-away CA with a server certificate for 127.0.0.1 and a
-// client certificate, written as PEM files the way an operator gets them.
-type testPKI struct {
-	dir                   string
-	caFile                string
-	serverCert            tls.Certificate
-	caPool                *x509.CertPool
-	clientCert, clientKey string
-	otherCA               string // a CA that signed nothing here
-}
-
-func newTestPKI(t *testing.T) *testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	p := &testPKI{dir: dir}
-	caKey, caDER := selfSignedCA(t, "electra test CA")
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.caFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
-	p.caPool = x509.NewCertPool()
-	p.caPool.AddCert(caCert)
-
-	srvKey, srvDER := leaf(t, caCert, caKey, "broker", []net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth)
-	p.serverCert = tls.Certificate{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}
-
-	cliKey, cliDER := leaf(t, caCert, caKey, "trainer", nil, x509.ExtKeyUsageClientAuth)
-	p.clientCert = writePEM(t, dir, "client.pem", "CERTIFICATE", cliDER)
-	kb, err := x509.MarshalECPrivateKey(cliKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.clientKey = writePEM(t, dir, "client-key.pem", "EC PRIVATE KEY", kb)
-
-	_, otherDER := selfSignedCA(t, "unrelated CA")
-	p.otherCA = writePEM(t, dir, "other-ca.pem", "CERTIFICATE", otherDER)
-	return p
-}
-
-func selfSignedCA(t *testing.T, cn string) (*ecdsa.PrivateKey, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, der
-}
-
-func leaf(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, ips []net.IP, usage x509.ExtKeyUsage) (*ecdsa.PrivateKey, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		IPAddresses:  ips,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, der
-}
-
-func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // secureCluster starts kfake with mutual TLS and one SASL user per
-// mechanism, all with the password "s3cret-<mechanism>".
-func secureCluster(t *testing.T, p *testPKI) *kfake.Cluster {
+// mechanism (brokertest.Users).
+func secureCluster(t *testing.T, p *brokertest.PKI) *kfake.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.AllowAutoTopicCreation(),
-		kfake.TLS(&tls.Config{
-			Certificates: []tls.Certificate{p.serverCert},
-			ClientCAs:    p.caPool,
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			MinVersion:   tls.VersionTLS12,
-		}),
-		kfake.EnableSASL(),
-		kfake.Superuser("PLAIN", "alice", "s3cret-PLAIN"),
-		kfake.Superuser("SCRAM-SHA-256", "bob", "s3cret-SCRAM-SHA-256"),
-		kfake.Superuser("SCRAM-SHA-512", "carol", "s3cret-SCRAM-SHA-512"),
-	)
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation()}, p.SecureOpts()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +34,7 @@ func secureCluster(t *testing.T, p *testPKI) *kfake.Cluster {
 // reads back through its Dialer-based Reader and through franz-go, over
 // mutual TLS, with each SASL mechanism.
 func TestSecurityAgainstSecuredBroker(t *testing.T) {
-	p := newTestPKI(t)
+	p := brokertest.NewPKI(t)
 	c := secureCluster(t, p)
 	addrs := c.ListenAddrs()
 	secretFile := filepath.Join(t.TempDir(), "scram512")
@@ -157,7 +44,7 @@ func TestSecurityAgainstSecuredBroker(t *testing.T) {
 	t.Setenv("ELECTRA_TEST_PLAIN", "s3cret-PLAIN")
 	t.Setenv("ELECTRA_TEST_SCRAM256", "s3cret-SCRAM-SHA-256")
 
-	tlsCfg := &TLSConfig{CA: p.caFile, Cert: p.clientCert, Key: p.clientKey}
+	tlsCfg := &TLSConfig{CA: p.CAFile, Cert: p.ClientCert, Key: p.ClientKey}
 	for _, tc := range []struct {
 		mech, user string
 		pass       SecretRef
@@ -234,13 +121,13 @@ func TestSecurityAgainstSecuredBroker(t *testing.T) {
 // the setting to fix, never in a bare "unexpected EOF", and never shows the
 // password.
 func TestSecurityMisconfigured(t *testing.T) {
-	p := newTestPKI(t)
+	p := brokertest.NewPKI(t)
 	c := secureCluster(t, p)
 	addrs := c.ListenAddrs()
 	const wrong = "definitely-not-the-password"
 	t.Setenv("ELECTRA_TEST_WRONG", wrong)
 	t.Setenv("ELECTRA_TEST_PLAIN", "s3cret-PLAIN")
-	good := &TLSConfig{CA: p.caFile, Cert: p.clientCert, Key: p.clientKey}
+	good := &TLSConfig{CA: p.CAFile, Cert: p.ClientCert, Key: p.ClientKey}
 
 	for _, tc := range []struct {
 		name string
@@ -253,7 +140,7 @@ func TestSecurityMisconfigured(t *testing.T) {
 			[]string{`SASL SCRAM-SHA-256 authentication as user "bob" failed`}},
 		{"unknown user SCRAM-SHA-512", Security{TLS: good, SASL: &SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "mallory", Password: "env:ELECTRA_TEST_WRONG"}},
 			[]string{`authentication as user "mallory" failed`}},
-		{"untrusted CA", Security{TLS: &TLSConfig{CA: p.otherCA, Cert: p.clientCert, Key: p.clientKey}, SASL: &SASLConfig{Mechanism: "PLAIN", Username: "alice", Password: "env:ELECTRA_TEST_PLAIN"}},
+		{"untrusted CA", Security{TLS: &TLSConfig{CA: p.OtherCA, Cert: p.ClientCert, Key: p.ClientKey}, SASL: &SASLConfig{Mechanism: "PLAIN", Username: "alice", Password: "env:ELECTRA_TEST_PLAIN"}},
 			[]string{"not trusted", "tls.ca"}},
 		{"no SASL block", Security{TLS: good},
 			[]string{"requires SASL", "add a sasl block"}},

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/schemas"
 	"github.com/electra-go/electra/transform"
 	"github.com/electra-go/electra/transform/dataset"
@@ -27,7 +26,7 @@ func runExport(ctx context.Context, args []string) error {
 			"--shard-mb MiB and manifest.json (shards, rows, tokens, schema, vocab sha256).\n"+
 			"pyarrow: pyarrow.dataset.dataset(DIR, format=\"arrow\"|\"parquet\");\n"+
 			"HuggingFace: datasets.load_dataset(\"parquet\", data_files=DIR+\"/*.parquet\").")
-	brokers := fs.String("brokers", "", "Kafka bootstrap servers, host:port[,host:port]")
+	kf := addKafkaFlags(fs, "Kafka bootstrap servers, host:port[,host:port]")
 	topic := fs.String("topic", schemas.TopicExamples, "example topic to export")
 	out := fs.String("out", "", "new dataset directory")
 	format := fs.String("format", "arrow", "shard formats: arrow, parquet or arrow,parquet")
@@ -35,9 +34,12 @@ func runExport(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-export"}
-	if len(bc.Brokers) == 0 || *out == "" {
+	if *kf.brokers == "" || *out == "" {
 		return usageError(fs, errors.New("--brokers and --out are required"))
+	}
+	bc, err := kf.config(ctx, "electra-export", nil)
+	if err != nil {
+		return err
 	}
 	formats, err := dataset.ParseFormats(*format)
 	if err != nil {

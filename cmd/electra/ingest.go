@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/ingest"
 	"github.com/electra-go/electra/ingest/htmltext"
 	"github.com/electra-go/electra/schemas"
@@ -46,7 +45,7 @@ func runIngest(ctx context.Context, args []string) error {
 	format := fs.String("format", "", "input format: "+strings.Join(ingest.Formats(), "|"))
 	var inputs stringList
 	fs.Var(&inputs, "input", "input file or directory (repeatable, or comma-separated); .gz/.bz2 are decompressed")
-	brokers := fs.String("brokers", "", "Kafka bootstrap servers, host:port[,host:port]")
+	kf := addKafkaFlags(fs, "Kafka bootstrap servers, host:port[,host:port]")
 	topic := fs.String("topic", schemas.TopicDocs, "topic for documents")
 	dlqTopic := fs.String("dlq-topic", schemas.TopicDocsDLQ, "topic for dead letters")
 	partitions := fs.Int("partitions", 1, "partitions for the document topic if it has to be created")
@@ -98,11 +97,17 @@ func runIngest(ctx context.Context, args []string) error {
 	}
 	switch {
 	case strings.HasPrefix(*sink, "jsonl:"):
+		if err := kf.unused("--sink jsonl:"); err != nil {
+			return err
+		}
 		cfg.Sink = ingest.NewJSONLSink(strings.TrimPrefix(*sink, "jsonl:"))
 	case *sink == "kafka":
-		bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-ingest", Security: pipelineSecurity(pl)}
-		if len(bc.Brokers) == 0 {
-			return errors.Join(errUsage, errors.New("--brokers is required with --sink kafka"))
+		if *kf.brokers == "" {
+			return usageError(fs, errors.New("--brokers is required with --sink kafka"))
+		}
+		bc, err := kf.config(ctx, "electra-ingest", pl)
+		if err != nil {
+			return err
 		}
 		ks, err := ingest.NewKafkaSink(ctx, ingest.KafkaSinkConfig{
 			Broker: bc, Topic: *topic, DLQTopic: *dlqTopic, Partitions: *partitions, ReplicationFactor: *replication,

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/schemas"
 	"github.com/electra-go/electra/transform"
 	"github.com/electra-go/electra/transform/dataset"
@@ -30,7 +29,7 @@ func runInspect(ctx context.Context, args []string) error {
 		"Reads a dataset directory (written by `electra transform --sink dataset:` or `electra export`) or an\n"+
 			"example topic, and prints the number of rows and tokens, a histogram of example lengths, the\n"+
 			"sources, and the first examples decoded back to text with the vocabulary.")
-	brokers := fs.String("brokers", "", "Kafka bootstrap servers, to inspect a topic")
+	kf := addKafkaFlags(fs, "Kafka bootstrap servers, to inspect a topic")
 	topic := fs.String("topic", "", "example topic to inspect (instead of DIR)")
 	vocab := fs.String("vocab", defaultVocab, "vocabulary for decoding (must match the batches' vocab sha256)")
 	show := fs.Int("show", 3, "examples to decode")
@@ -53,9 +52,12 @@ func runInspect(ctx context.Context, args []string) error {
 	ins := &inspection{tok: tok, show: *show, sources: map[string]int64{}}
 	switch {
 	case *topic != "":
-		bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-inspect"}
-		if len(bc.Brokers) == 0 {
+		if *kf.brokers == "" {
 			return usageError(fs, errors.New("--brokers is required with --topic"))
+		}
+		bc, err := kf.config(ctx, "electra-inspect", nil)
+		if err != nil {
+			return err
 		}
 		st, err := transform.ReadTopic(ctx, bc, *topic, func(_ string, b *schemas.ExampleBatch) error { return ins.add(b) })
 		if err != nil {
@@ -63,6 +65,9 @@ func runInspect(ctx context.Context, args []string) error {
 		}
 		fmt.Printf("topic %s: %d messages, %d duplicate batch ids dropped\n", *topic, st.Messages, st.Duplicates)
 	case len(dirs) == 1:
+		if err := kf.unused("a dataset directory"); err != nil {
+			return err
+		}
 		m, err := dataset.ReadManifest(dirs[0])
 		if err != nil {
 			return err

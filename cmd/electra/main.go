@@ -72,7 +72,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	// what it has acknowledged before returning.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := c.run(ctx, args[1:])
+	return runCommand(ctx, c, args[1:], stderr)
+}
+
+// runCommand runs one subcommand and maps its error to the exit code.
+func runCommand(ctx context.Context, c *command, args []string, stderr io.Writer) int {
+	err := c.run(ctx, args)
 	switch {
 	case err == nil:
 		return 0

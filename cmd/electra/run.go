@@ -47,6 +47,7 @@ func runRun(ctx context.Context, args []string) error {
 	steps := fs.Int("steps", 0, "override train.steps (0 = the file's)")
 	progress := fs.Bool("progress", isTerminal(os.Stderr), "show a live status line on stderr (default: when stderr is a terminal)")
 	summaryJSON := fs.String("summary", "", "also write the final summary as JSON to this file")
+	kf := addKafkaFlags(fs, "Kafka bootstrap servers host:port[,...]: replace the file's broker.brokers (not with broker.embedded)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +74,22 @@ func runRun(ctx context.Context, args []string) error {
 	}
 	if *steps > 0 {
 		p.Train.Steps = *steps
+	}
+	if *kf.brokers != "" || kf.anySecurity() {
+		if p.Broker.Embedded != nil {
+			return usageError(fs, fmt.Errorf("%s uses the embedded broker (in process, plaintext); --brokers and the %s flags apply to a pipeline with broker.brokers", p.File, securityFlagsN))
+		}
+		if *kf.brokers != "" {
+			p.Broker.Brokers = broker.ParseBrokers(*kf.brokers)
+			if err := (broker.Config{Brokers: p.Broker.Brokers}).Validate(); err != nil {
+				return usageError(fs, err)
+			}
+		}
+		sec, err := kf.security(p.BrokerConfig().Security)
+		if err != nil {
+			return usageError(fs, err)
+		}
+		p.Broker.Security = sec
 	}
 	res, err := runPipeline(ctx, p, runOptions{progress: *progress})
 	if res != nil {

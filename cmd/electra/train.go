@@ -61,6 +61,11 @@ func runTrain(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
+	if !kafkaFlags.enabled() {
+		if err := kafkaFlags.kafka.unused("a dataset directory (--data)"); err != nil {
+			return err
+		}
+	}
 	if *batch > 0 {
 		c.BatchSize = *batch
 	}
@@ -115,7 +120,7 @@ func runTrain(ctx context.Context, args []string) error {
 		CheckpointEvery: *every, Keep: *keep, LogEvery: *logEvery, Progress: progress,
 	}
 	if kafkaFlags.enabled() {
-		return trainFromKafka(ctx, kafkaFlags, opts, pipelineSecurity(pipeline))
+		return trainFromKafka(ctx, kafkaFlags, opts, pipeline)
 	}
 	return trainer.Run(ctx, opts, open)
 }

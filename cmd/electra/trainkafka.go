@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/electra-go/electra/broker"
+	"github.com/electra-go/electra/pipelines"
 	"github.com/electra-go/electra/schemas"
 	"github.com/electra-go/electra/trainer"
 	"github.com/electra-go/electra/trainer/stream"
@@ -16,14 +16,15 @@ import (
 // trainKafkaFlags are `electra train`'s flags for training from the
 // examples topic as a consumer group member (instead of --data files).
 type trainKafkaFlags struct {
-	pipeline, brokers, topic, group, metrics *string
-	prefetch, seqLen                         *int
+	kafka                           *kafkaFlags
+	pipeline, topic, group, metrics *string
+	prefetch, seqLen                *int
 }
 
 func addTrainKafkaFlags(fs *flag.FlagSet) *trainKafkaFlags {
 	return &trainKafkaFlags{
+		kafka:    addKafkaFlags(fs, "train from Kafka: bootstrap servers host:port[,...] (instead of --data)"),
 		pipeline: fs.String("pipeline", "", pipelineFlagHelp),
-		brokers:  fs.String("brokers", "", "train from Kafka: bootstrap servers host:port[,...] (instead of --data)"),
 		topic:    fs.String("topic", schemas.TopicExamples, "Kafka: the examples topic"),
 		group:    fs.String("group", "electra-trainer", "Kafka: consumer group; trainers in one group split the partitions (docs/scaling.md)"),
 		metrics:  fs.String("metrics", "", "serve Prometheus metrics on this address (e.g. :9100); empty disables"),
@@ -32,14 +33,17 @@ func addTrainKafkaFlags(fs *flag.FlagSet) *trainKafkaFlags {
 	}
 }
 
-func (k *trainKafkaFlags) enabled() bool { return *k.brokers != "" }
+func (k *trainKafkaFlags) enabled() bool { return *k.kafka.brokers != "" }
 
 // trainFromKafka runs opts on the examples topic. Offsets are committed
 // only at durable checkpoints and a restart with --resume continues at the
 // checkpoint's exact position; TensorBoard events and loss.png go to the
 // run directory beside metrics.jsonl.
-func trainFromKafka(ctx context.Context, k *trainKafkaFlags, opts trainer.RunOptions, sec broker.Security) error {
-	bc := broker.Config{Brokers: broker.ParseBrokers(*k.brokers), ClientID: "electra-train", Security: sec}
+func trainFromKafka(ctx context.Context, k *trainKafkaFlags, opts trainer.RunOptions, pl *pipelines.Pipeline) error {
+	bc, err := k.kafka.config(ctx, "electra-train", pl)
+	if err != nil {
+		return err
+	}
 	if *k.seqLen > 0 && *k.seqLen != opts.Config.SeqLen {
 		opts.Config.SeqLen = *k.seqLen
 		opts.Config.MaxPredictions = int((opts.Config.MaskProb + 0.005) * float64(*k.seqLen))

@@ -39,7 +39,7 @@ func runTransform(ctx context.Context, args []string) error {
 			"In Kafka mode it is a consumer-group member: offsets are committed only after the batches built\n"+
 			"from them are acknowledged, and a redelivered batch carries the same batch-id header.\n"+
 			"Invalid documents go to the dead-letter topic (or DIR/dead-letters.jsonl) with the reason.")
-	brokers := fs.String("brokers", "", "Kafka bootstrap servers, host:port[,host:port] (Kafka input and/or sink)")
+	kf := addKafkaFlags(fs, "Kafka bootstrap servers, host:port[,host:port] (Kafka input and/or sink)")
 	in := fs.String("in", schemas.TopicDocs, "document topic to consume")
 	out := fs.String("out", schemas.TopicExamples, "example topic to produce (with --sink kafka)")
 	dlq := fs.String("dlq-topic", schemas.TopicTransformDLQ, "dead-letter topic for invalid documents")
@@ -77,7 +77,14 @@ func runTransform(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError(fs, err)
 	}
-	bc := broker.Config{Brokers: broker.ParseBrokers(*brokers), ClientID: "electra-transform", Security: pipelineSecurity(pl)}
+	var bc broker.Config
+	if *from == "kafka" || *sink == "kafka" {
+		if bc, err = kf.config(ctx, "electra-transform", pl); err != nil {
+			return err
+		}
+	} else if err := kf.unused("files (--from jsonl: with --sink dataset:)"); err != nil {
+		return err
+	}
 
 	var input transform.Input
 	switch {
