@@ -2,11 +2,9 @@ package trainer
 
 import (
 	"bufio"
-	"cmp"
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -81,65 +79,33 @@ func corpusBatches(t testing.TB, c Config, size, count int) []Batch {
 	return nil
 }
 
-// compactVocab renumbers the batches' ids to the k-1 most frequent tokens
-// (specials first: pad 0, [CLS] 1, [SEP] 2, [MASK] 3, [UNK] 4), everything
-// else [UNK], and returns the config to train them with. Fewer, more
-// frequent tokens let a small CPU budget show contextual learning.
-func compactVocab(c Config, batches []Batch, k int) Config {
-	freq := map[int32]int{}
-	for _, b := range batches {
-		for i, id := range b.IDs {
-			if int(i%b.SeqLen) < int(b.Lengths[i/b.SeqLen]) && id != c.Tokens.CLS && id != c.Tokens.SEP {
-				freq[id]++
-			}
-		}
-	}
-	ids := make([]int32, 0, len(freq))
-	for id := range freq {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b int32) int { return cmp.Or(freq[b]-freq[a], int(a-b)) })
-	remap := map[int32]int32{c.Tokens.Pad: 0, c.Tokens.CLS: 1, c.Tokens.SEP: 2, c.Tokens.Mask: 3}
-	for i, id := range ids[:min(len(ids), k-5)] {
-		remap[id] = int32(5 + i)
-	}
-	for _, b := range batches {
-		for i, id := range b.IDs {
-			if r, ok := remap[id]; ok {
-				b.IDs[i] = r
-			} else {
-				b.IDs[i] = 4
-			}
-		}
-	}
-	c.VocabSize = k
-	c.Tokens = SpecialTokens{Pad: 0, CLS: 1, SEP: 2, Mask: 3}
-	return c
-}
-
-// TestLearnsOnRealText trains the tiny model on Moby-Dick (WordPiece ids
-// renumbered to the 1000 most frequent, sequences of 32) for a few hundred
-// CPU steps. It asserts that the generator's MLM loss falls well below its
-// start and that the discriminator beats the best context-free predictor:
-// its BCE ends below the entropy of the replaced fraction, which is what
-// always answering the base rate scores. Within this budget the
-// discriminator does not yet become confident enough to flip tokens to
-// "replaced" (accuracy at the 0.5 threshold stays at the all-original
-// baseline); that takes thousands of steps.
+// TestLearnsOnRealText trains the tiny model on Moby-Dick (full BERT
+// vocabulary, sequences of 64, batches of 16; two passes over the first
+// 200 batches) for 400 CPU steps and asserts
+// what the paper's objective promises: the generator's MLM loss falls, and
+// the discriminator finds replaced tokens — its accuracy ends well above
+// the all-original baseline (what answering "original" everywhere scores)
+// and its BCE well below the entropy of the replaced fraction (what the
+// best context-free guess scores).
+//
+// The rate peaks at 1e-4. Measured with this harness: at 5e-4 (and with a
+// vocabulary cut to the 1000 most frequent tokens) the generator learns the
+// frequent words within ~100 steps, its samples become plausible, and a
+// 2-layer, 128-wide discriminator needs far more than a test's budget to
+// tell them apart: accuracy stays at the baseline for 2000 steps. While
+// the generator is still weak its samples are mostly out of place, which
+// is the regime a few hundred steps can show; the paper's warm-started
+// generator and 1M steps are what carry RTD past it.
 func TestLearnsOnRealText(t *testing.T) {
 	defer torch.LockThread()()
 	// One thread: on a shared 2-core machine a second one mostly waits.
 	torch.SetThreads(1)
 	c, _ := Preset("tiny")
-	c.SeqLen, c.BatchSize = 32, 32
+	c.SeqLen, c.BatchSize = 64, 16
 	c.MaxPredictions = maxPredictions(c.MaskProb, c.SeqLen)
 	const steps = 400
-	batches := corpusBatches(t, c, c.BatchSize, 100)
-	c = compactVocab(c, batches, 1000)
-	// lr 5e-4 as for ELECTRA-Small; without bias correction Adam's first
-	// hundreds of steps are several times larger than lr, so higher rates
-	// with this short warmup make the discriminator collapse to the prior.
-	tr, err := NewTrainer(c, gotch.CPU, 1, Schedule{Peak: 5e-4, Warmup: steps / 10, Total: steps}, DefaultAdam())
+	batches := corpusBatches(t, c, c.BatchSize, steps/2) // two passes
+	tr, err := NewTrainer(c, gotch.CPU, 1, Schedule{Peak: 2e-4, Warmup: steps / 2, Total: steps}, DefaultAdam())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,15 +137,18 @@ func TestLearnsOnRealText(t *testing.T) {
 	prior := mean(last, func(r StepResult) float64 { return entropy(r.ReplacedFrac) })
 	acc := mean(last, func(r StepResult) float64 { return r.DiscAcc })
 	base := mean(last, func(r StepResult) float64 { return 1 - r.ReplacedFrac })
-	t.Logf("MLM loss %.3f -> %.3f (mlm acc %.3f); disc BCE %.4f vs base-rate entropy %.4f; disc acc %.4f vs all-original %.4f",
-		mlm0, mlm1, mean(last, func(r StepResult) float64 { return r.MLMAcc }), disc, prior, acc, base)
-	if !(mlm1 < mlm0-1.5) {
+	t.Logf("MLM loss %.3f -> %.3f (mlm acc %.3f); disc BCE %.4f vs base-rate entropy %.4f; disc acc %.4f vs all-original %.4f (recall %.3f, precision %.3f)",
+		mlm0, mlm1, mean(last, func(r StepResult) float64 { return r.MLMAcc }), disc, prior, acc, base,
+		mean(last, func(r StepResult) float64 { return r.DiscRecall }), mean(last, func(r StepResult) float64 { return r.DiscPrecision }))
+	if !(mlm1 < mlm0-1) {
 		t.Errorf("MLM loss did not fall: first steps %.3f, last steps %.3f", mlm0, mlm1)
 	}
-	if !(disc < prior-0.004) {
-		t.Errorf("discriminator BCE %.4f does not beat the base-rate predictor's %.4f", disc, prior)
+	if !(disc < prior-0.05) {
+		t.Errorf("discriminator BCE %.4f is not well below the base-rate predictor's %.4f", disc, prior)
 	}
-	if acc < base-0.002 {
-		t.Errorf("discriminator accuracy %.4f below the all-original baseline %.4f", acc, base)
+	// A fifth of the baseline's errors: measured 0.912 vs 0.859 (recall 0.51,
+	// precision 0.79 on replaced tokens).
+	if !(acc > base+(1-base)/5) {
+		t.Errorf("discriminator accuracy %.4f is not well above the all-original baseline %.4f (want > %.4f)", acc, base, base+(1-base)/5)
 	}
 }
