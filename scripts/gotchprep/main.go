@@ -31,7 +31,7 @@ import (
 
 // prepVersion changes whenever the patching rules change, so a stale
 // prepared copy is rebuilt rather than reused.
-const prepVersion = "4"
+const prepVersion = "5"
 
 func main() {
 	src := flag.String("src", "", "gotch module directory in the Go module cache (go mod download -json)")
@@ -156,6 +156,7 @@ const extrasCpp = `// Written by scripts/gotchprep. DO NOT EDIT.
 #include <torch/torch.h>
 #include <torch/version.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 
 extern "C" {
 const char *electra_torch_version() { return TORCH_VERSION; }
@@ -165,6 +166,32 @@ const char *electra_parallel_info() {
   return s.c_str();
 }
 void electra_set_deterministic(int on) { at::globalContext().setDeterministicAlgorithms(on != 0, true); }
+
+// Autocast, as torch.autocast's __enter__/__exit__ do it: per thread,
+// nested, and the cache of low-precision weight copies cleared when the
+// outermost region ends (the weights change at the next optimizer step).
+// device 0 is the CPU, 1 CUDA; dtype 0 bfloat16, 1 float16. enter returns
+// the previous enabled state for exit to restore.
+int electra_autocast_enter(int device, int dtype) {
+  at::ScalarType t = dtype == 1 ? at::kHalf : at::kBFloat16;
+  int prev;
+  if (device == 1) {
+    prev = at::autocast::is_enabled();
+    at::autocast::set_autocast_gpu_dtype(t);
+    at::autocast::set_enabled(true);
+  } else {
+    prev = at::autocast::is_cpu_enabled();
+    at::autocast::set_autocast_cpu_dtype(t);
+    at::autocast::set_cpu_enabled(true);
+  }
+  at::autocast::increment_nesting();
+  return prev;
+}
+void electra_autocast_exit(int device, int prev) {
+  if (device == 1) at::autocast::set_enabled(prev != 0);
+  else at::autocast::set_cpu_enabled(prev != 0);
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+}
 }
 `
 
