@@ -138,6 +138,9 @@ type Train struct {
 	WarmupSteps int `yaml:"warmup_steps"`
 	// Device: auto, cpu, cuda, cuda:N; default auto.
 	Device string `yaml:"device"`
+	// Precision of the forward passes: fp32, bf16 (autocast) or auto (bf16
+	// on CUDA, fp32 on CPU); default auto.
+	Precision string `yaml:"precision"`
 	// Threads for libtorch on CPU; 0 = one per core.
 	Threads int `yaml:"threads"`
 	// Seed for weights, masking and sampling; default 1.
@@ -358,6 +361,9 @@ func (p *Pipeline) defaults() {
 	if p.Model.Preset == "" {
 		p.Model.Preset = "small"
 	}
+	if p.Train.Precision == "" {
+		p.Train.Precision = "auto"
+	}
 	if p.Train.Device == "" {
 		p.Train.Device = "auto"
 	}
@@ -493,6 +499,11 @@ func (p *Pipeline) Validate() error {
 		}
 	default:
 		bad("train.device", "%q: want auto, cpu, cuda or cuda:N", t.Device)
+	}
+	switch t.Precision {
+	case "auto", "fp32", "bf16":
+	default:
+		bad("train.precision", "%q: want auto, fp32 or bf16", t.Precision)
 	}
 	if t.Metrics != "" {
 		if _, _, err := net.SplitHostPort(t.Metrics); err != nil {

@@ -110,6 +110,8 @@ func TestValidationNamesKeyAndLine(t *testing.T) {
 			[]string{"p.yaml:15: topics.documents.name: \"my topic\" is not a Kafka topic name", "p.yaml:15: topics.documents.partitions: -1"}},
 		{"device and metrics", strings.Replace(valid, "  steps: 10", "  steps: 10\n  device: tpu\n  metrics: '9100'", 1),
 			[]string{"train.device: \"tpu\"", "train.metrics: \"9100\" is not a listen address"}},
+		{"precision", strings.Replace(valid, "  steps: 10", "  steps: 10\n  precision: fp16", 1),
+			[]string{"train.precision: \"fp16\": want auto, fp32 or bf16"}},
 		{"key twice", valid + "output: again\n", []string{"p.yaml:14: output: given twice"}},
 		{"not a mapping", "- a\n- b\n", []string{"p.yaml:1: want a mapping"}},
 		{"bad yaml", "a: [\n", []string{"p.yaml: not valid YAML"}},

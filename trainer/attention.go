@@ -3,6 +3,7 @@ package trainer
 import (
 	"math"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/electra-go/electra/trainer/torch"
@@ -52,7 +53,9 @@ func (a *Attention) Forward(s *torch.Scope, x, maskAdd *ts.Tensor, train bool) *
 	kt := s.Keep(k.MustTranspose(2, 3, false))      // [B, heads, dh, L]
 	scores := s.Keep(q.MustMatmul(kt, false))       // [B, heads, L, L]
 	scores = s.Keep(scores.MustAdd(maskAdd, false)) // padding keys -> -10000
-	probs := s.Keep(scores.MustSoftmax(-1, scores.DType(), false))
+	// float32 whatever the scores' dtype, as autocast does for softmax;
+	// gotch's DType cannot name bfloat16.
+	probs := s.Keep(scores.MustSoftmax(-1, gotch.Float, false))
 	probs = s.Keep(ts.MustDropout(probs, a.dropout, train))
 	ctx := s.Keep(probs.MustMatmul(v, false))    // [B, heads, L, dh]
 	ctx = s.Keep(ctx.MustTranspose(1, 2, false)) // [B, L, heads, dh]

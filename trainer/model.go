@@ -5,6 +5,8 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/electra-go/electra/trainer/torch"
 )
 
 // Model is ELECTRA for pre-training: a generator and a discriminator that
@@ -16,6 +18,9 @@ type Model struct {
 	Embeddings    *Embeddings
 	Generator     *Generator
 	Discriminator *Discriminator
+	// Precision of the two forward passes: FP32 (the zero value) or BF16
+	// autocast. Losses and sampling are float32 either way.
+	Precision torch.Precision
 }
 
 // sharedPrefix is where the shared embeddings live in Params.

@@ -43,8 +43,15 @@ func (m *Model) Objective(s *torch.Scope, b Batch, mk Masked, train bool) *Outpu
 	maskAdd = s.Keep(maskAdd.MustView([]int64{bl[0], 1, 1, bl[1]}, false)) // [B, 1, 1, L]
 	none := s.Keep(undefined())
 
-	// 1. The generator predicts the masked tokens (MLM).
+	// 1. The generator predicts the masked tokens (MLM). Under BF16 the
+	// forward runs in autocast and its logits come back to float32 before
+	// the loss and the sampling.
+	end := torch.Autocast(dev, m.Precision)
 	genLogits := m.Generator.Forward(s, masked, segments, maskAdd, positions, train) // [N, V]
+	end()
+	if m.Precision == torch.BF16 {
+		genLogits = s.Keep(genLogits.MustTotype(gotch.Float, false))
+	}
 	mlmLoss := s.Keep(genLogits.MustCrossEntropyLoss(targets, none, 1, -100, 0, false))
 
 	// 2. Sample replacements from the generator: Gumbel-max at the given
@@ -62,7 +69,9 @@ func (m *Model) Objective(s *torch.Scope, b Batch, mk Masked, train bool) *Outpu
 
 	// 4. The discriminator labels every token original or replaced; BCE
 	// over all non-pad tokens.
+	end = torch.Autocast(dev, m.Precision)
 	discLogits := m.Discriminator.Forward(s, corrupted, segments, maskAdd, train) // [B, L]
+	end()
 	discLogits32 := s.Keep(discLogits.MustTotype(gotch.Float, false))
 	discSum := s.Keep(discLogits32.MustBinaryCrossEntropyWithLogits(labels, inputMask, none, 2, false)) // sum
 	discLoss := s.Keep(mulAdd(discSum, 1/float64(max(1, b.Tokens())), 0, false))

@@ -154,7 +154,15 @@ func newLayerNorm(p *Params, name string, dim int, eps float64) *LayerNorm {
 	return &LayerNorm{W: p.ones(name+".weight", int64(dim)), B: p.zeros(name+".bias", int64(dim)), dim: int64(dim), eps: eps}
 }
 
-// Forward maps [..., dim] to [..., dim].
+// Forward maps [..., dim] to [..., dim]. A bfloat16 input (bf16 autocast)
+// is normalised in float32, as CUDA's autocast does for layer norm; the
+// CPU's autocast in libtorch 1.13 instead passes it through and fails on
+// the float32 gain.
 func (n *LayerNorm) Forward(x *ts.Tensor) *ts.Tensor {
+	if torch.IsBFloat16(x) {
+		x32 := x.MustTotype(gotch.Float, false)
+		defer x32.MustDrop()
+		return ts.MustLayerNorm(x32, []int64{n.dim}, n.W, n.B, n.eps, true)
+	}
 	return ts.MustLayerNorm(x, []int64{n.dim}, n.W, n.B, n.eps, true)
 }

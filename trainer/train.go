@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,12 +94,15 @@ type RunOptions struct {
 	Config Config
 	Adam   AdamConfig
 	Device gotch.Device
-	Seed   uint64
-	Steps  int    // stop once this many updates are done (also the schedule's end)
-	Warmup int    // LR warmup steps
-	OutDir string // metrics.jsonl, deadletter.jsonl, checkpoints
-	Resume bool   // continue from the newest checkpoint in OutDir
-	Logger *slog.Logger
+	// Precision of the forward passes: FP32 (the zero value) or BF16
+	// autocast (see torch.ParsePrecision).
+	Precision torch.Precision
+	Seed      uint64
+	Steps     int    // stop once this many updates are done (also the schedule's end)
+	Warmup    int    // LR warmup steps
+	OutDir    string // metrics.jsonl, deadletter.jsonl, checkpoints
+	Resume    bool   // continue from the newest checkpoint in OutDir
+	Logger    *slog.Logger
 	// CheckpointEvery writes a checkpoint every this many steps (and at the
 	// end, and on cancellation); Keep is how many to keep.
 	CheckpointEvery, Keep int
@@ -147,6 +151,7 @@ func Run(ctx context.Context, opt RunOptions, open OpenSource) error {
 		return err
 	}
 	defer t.Close()
+	t.Model.Precision = opt.Precision
 
 	if opt.Resume {
 		path, err := LatestCheckpoint(opt.OutDir)
@@ -165,7 +170,7 @@ func Run(ctx context.Context, opt RunOptions, open OpenSource) error {
 			log.Info("resumed", "checkpoint", path, "step", st.Step, "position", st.Position)
 		}
 	}
-	log.Info("model", "config", opt.Config.Name, "device", opt.Device, "discriminator_params", t.Model.DiscriminatorSize(),
+	log.Info("model", "config", opt.Config.Name, "device", opt.Device, "precision", cmp.Or(opt.Precision, torch.FP32), "discriminator_params", t.Model.DiscriminatorSize(),
 		"generator_params", t.Model.GeneratorSize(), "threads", torch.Threads())
 
 	src, err := open(t.State.Position)

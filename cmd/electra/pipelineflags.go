@@ -88,6 +88,7 @@ func applyPipeline(fs *flag.FlagSet, file, stage string, sourceIndex int) (*pipe
 		set["steps"] = strconv.Itoa(t.Steps)
 		set["out"] = p.Path(p.Output)
 		set["device"] = t.Device
+		set["precision"] = t.Precision
 		set["threads"] = strconv.Itoa(t.Threads)
 		set["seed"] = strconv.FormatInt(t.Seed, 10)
 		set["checkpoint-every"] = strconv.Itoa(t.CheckpointEvery)

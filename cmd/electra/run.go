@@ -287,6 +287,10 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 	if err != nil {
 		return nil, fmt.Errorf("%s: train.device: %w", p.File, err)
 	}
+	prec, err := torch.ParsePrecision(p.Train.Precision, dev)
+	if err != nil {
+		return nil, fmt.Errorf("%s: train.precision: %w", p.File, err)
+	}
 	var (
 		lastM       atomic.Pointer[trainer.Metrics]
 		docsInTopic atomic.Int64
@@ -335,7 +339,7 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 		Stream: stream.Config{Broker: bc, Topic: p.Topics.Examples.Name, Group: p.Train.Group, BatchSize: c.BatchSize,
 			Prefetch: p.Train.Prefetch, Done: upstreamDone, Logger: log.With("stage", "stream")},
 		Run: trainer.RunOptions{
-			Config: c, Adam: trainer.DefaultAdam(), Device: dev, Seed: uint64(p.Train.Seed), Steps: p.Train.Steps,
+			Config: c, Adam: trainer.DefaultAdam(), Device: dev, Precision: prec, Seed: uint64(p.Train.Seed), Steps: p.Train.Steps,
 			Warmup: c.WarmupSteps, OutDir: runDir, Resume: true, Logger: log.With("stage", "train"),
 			CheckpointEvery: p.Train.CheckpointEvery, Keep: p.Train.KeepCheckpoints, LogEvery: p.Train.LogEvery,
 			Progress: func(m trainer.Metrics) {

@@ -35,6 +35,7 @@ func runTrain(ctx context.Context, args []string) error {
 	steps := fs.Int("steps", 1000, "number of optimizer updates; the learning rate reaches 0 here")
 	out := fs.String("out", "", "run directory for metrics.jsonl and checkpoints")
 	device := fs.String("device", "auto", "auto (CUDA when available), cpu, cuda or cuda:N")
+	precision := fs.String("precision", "auto", "forward-pass arithmetic: fp32, bf16 (autocast; weights, losses and sampling stay fp32) or auto (bf16 on CUDA, fp32 on CPU)")
 	threads := fs.Int("threads", 0, "libtorch intra-op threads (0 = one per core)")
 	seed := fs.Uint64("seed", 1, "seed for initialisation, masking, sampling and dropout")
 	resume := fs.Bool("resume", false, "continue from the newest checkpoint in --out (weights, Adam state, step, data position)")
@@ -85,6 +86,10 @@ func runTrain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	prec, err := torch.ParsePrecision(*precision, dev)
+	if err != nil {
+		return fmt.Errorf("--precision: %w", err)
+	}
 	var sources []*dataset.Source
 	defer func() {
 		for _, s := range sources {
@@ -115,7 +120,7 @@ func runTrain(ctx context.Context, args []string) error {
 		}
 	}
 	opts := trainer.RunOptions{
-		Config: c, Adam: trainer.DefaultAdam(), Device: dev, Seed: *seed, Steps: *steps, Warmup: c.WarmupSteps,
+		Config: c, Adam: trainer.DefaultAdam(), Device: dev, Precision: prec, Seed: *seed, Steps: *steps, Warmup: c.WarmupSteps,
 		OutDir: *out, Resume: *resume, Logger: slog.Default(),
 		CheckpointEvery: *every, Keep: *keep, LogEvery: *logEvery, Progress: progress,
 	}
