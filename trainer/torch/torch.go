@@ -12,6 +12,8 @@
 package torch
 
 /*
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdlib.h>
 // Defined by gotch's libtch (upstream) and by electra_extras.cpp, which
 // scripts/gotchprep adds to the prepared copy of gotch.
@@ -21,6 +23,22 @@ extern int at_get_num_threads();
 extern const char *electra_torch_version();
 extern const char *electra_parallel_info();
 extern void electra_set_deterministic(int on);
+
+// OpenBLAS is looked up at run time, not linked: a libtorch built with MKL
+// (pip, CUDA) has no OpenBLAS, and at::set_num_threads already sets MKL's
+// count. goto_set_num_threads is the GotoBLAS-era name OpenBLAS still
+// exports.
+static int electra_blas_set_threads(int n) {
+	void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+	if (!set) set = (void (*)(int))dlsym(RTLD_DEFAULT, "goto_set_num_threads");
+	if (!set) return 0;
+	set(n);
+	return 1;
+}
+static int electra_blas_threads(void) {
+	int (*get)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+	return get ? get() : -1;
+}
 */
 import "C"
 
@@ -41,12 +59,30 @@ func ParallelInfo() string { return C.GoString(C.electra_parallel_info()) }
 // CUDAAvailable reports whether libtorch sees a usable CUDA device.
 func CUDAAvailable() bool { return gotch.CUDA.IsAvailable() }
 
-// SetThreads caps libtorch's intra-op thread pool. n <= 0 leaves libtorch's
-// default (one thread per core).
+// SetThreads caps libtorch's intra-op thread pool, and OpenBLAS's pool when
+// libtorch's BLAS is OpenBLAS. n <= 0 leaves both at their defaults (one
+// thread per core).
+//
+// at::set_num_threads sizes OpenMP and MKL but not OpenBLAS, whose pthread
+// build keeps one worker per core: at SetThreads(1) every large matmul still
+// ran on two threads, and between matmuls the idle worker spun in
+// sched_yield (the tiny learning test at one thread: 43 s user + 68 s system
+// time, 31 + 22 s with OpenBLAS at one thread too). The OpenBLAS count is
+// process-wide, so this covers every thread that calls BLAS. The inter-op
+// pool (at::set_num_interop_threads) runs only TorchScript forks, which the
+// trainer does not use, and is left alone.
 func SetThreads(n int) {
 	if n > 0 {
 		C.at_set_num_threads(C.int(n))
+		C.electra_blas_set_threads(C.int(n))
 	}
+}
+
+// BLASThreads is OpenBLAS's current thread count; ok is false when the
+// process has no OpenBLAS (MKL, or reference BLAS).
+func BLASThreads() (n int, ok bool) {
+	n = int(C.electra_blas_threads())
+	return n, n >= 0
 }
 
 // Threads is the current intra-op thread count.

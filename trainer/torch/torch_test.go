@@ -134,3 +134,27 @@ func TestInPlaceKeepsOneHandle(t *testing.T) {
 	}
 	x.MustDrop()
 }
+
+// TestSetThreadsSizesOpenBLAS: SetThreads reaches OpenBLAS's own pool,
+// which at::set_num_threads leaves at one thread per core. The count is read
+// back from OpenBLAS itself, so it fails if the dlsym lookup finds nothing
+// while OpenBLAS is loaded, or sets a different library.
+func TestSetThreadsSizesOpenBLAS(t *testing.T) {
+	if _, ok := torch.BLASThreads(); !ok {
+		t.Skipf("no OpenBLAS in this process (%s)", torch.ParallelInfo())
+	}
+	for _, n := range []int{1, 3, 2, 1} {
+		torch.SetThreads(n)
+		if got, _ := torch.BLASThreads(); got != n {
+			t.Fatalf("OpenBLAS threads = %d after SetThreads(%d)", got, n)
+		}
+		if got := torch.Threads(); got != n {
+			t.Fatalf("libtorch threads = %d after SetThreads(%d)", got, n)
+		}
+	}
+	before, _ := torch.BLASThreads()
+	torch.SetThreads(0)
+	if got, _ := torch.BLASThreads(); got != before {
+		t.Fatalf("SetThreads(0) changed OpenBLAS threads %d -> %d; it should leave them", before, got)
+	}
+}
