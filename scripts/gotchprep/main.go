@@ -31,7 +31,7 @@ import (
 
 // prepVersion changes whenever the patching rules change, so a stale
 // prepared copy is rebuilt rather than reused.
-const prepVersion = "5"
+const prepVersion = "6"
 
 func main() {
 	src := flag.String("src", "", "gotch module directory in the Go module cache (go mod download -json)")
@@ -110,6 +110,9 @@ func run(src, dst, libtorch string) error {
 	// Rewrite files in place rather than deleting the tree: identical content
 	// keeps Go's build cache valid, so the C++ is not compiled again.
 	if err := copyTree(src, dst); err != nil {
+		return err
+	}
+	if _, err := freeOutputBuffers(dst); err != nil {
 		return err
 	}
 	libtch := filepath.Join(dst, "libtch")
