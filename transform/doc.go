@@ -22,6 +22,20 @@
 // committed offset is identical, ids included, and consumers drop the
 // duplicates by the batch-id header (ReadTopic, Export do).
 //
+// Idle seals. Where a size-sealed chunk ends follows from its records;
+// where an idle-sealed one ends follows from timing, which a replay does
+// not repeat (more data may sit behind the pause by then). So before an
+// idle-sealed chunk is written, KafkaInput records its last offset as the
+// metadata of an offset commit at the chunk's first offset, which the
+// group has committed already (chunks are written and committed in order,
+// so the ones before it are done); the chunk's own commit clears it. A
+// member assigned the partition reads that metadata with the committed
+// offset and seals the chunk at the same record, never on idle before it,
+// so a crash between the broker's acknowledgement and the commit
+// republishes the chunk under the same batch ids. If the generation loses
+// the partition before the cut is recorded, neither the chunk nor any
+// later chunk of that generation is written: the new owner builds them.
+//
 // Rebalances. KafkaInput uses kafka-go's ConsumerGroup so that records
 // carry their generation: a new generation makes the assembler drop the
 // chunks it has not sealed, and chunks are not sealed on idle while the

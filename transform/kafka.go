@@ -35,11 +35,18 @@ type KafkaInputConfig struct {
 // generation, and a new generation makes the stage drop the chunks it had
 // not sealed (the new owner rebuilds them identically from the committed
 // offset).
+//
+// It is a CutRecorder: the end of an idle-sealed chunk is stored as the
+// metadata of an offset commit at the chunk's first offset (the offset
+// the group has already committed, so progress is unchanged), and read
+// back with the committed offset when a partition is assigned. The
+// ordinary commit after the chunk clears it.
 type KafkaInput struct {
-	cfg   KafkaInputConfig
-	group *kafka.ConsumerGroup
-	recs  chan Record
-	errc  chan error
+	cfg    KafkaInputConfig
+	group  *kafka.ConsumerGroup
+	client *kafka.Client // commits and reads offsets with metadata
+	recs   chan Record
+	errc   chan error
 
 	mu    sync.Mutex
 	gen   *kafka.Generation
@@ -81,7 +88,14 @@ func NewKafkaInput(ctx context.Context, cfg KafkaInputConfig) (*KafkaInput, erro
 	if err != nil {
 		return nil, fmt.Errorf("transform: join consumer group %q on %v: %w", cfg.Group, cfg.Broker.Brokers, err)
 	}
-	in := &KafkaInput{cfg: cfg, group: g, recs: make(chan Record, 256), errc: make(chan error, 1)}
+	// kafka-go's Generation commits offsets without metadata; the cut of
+	// an idle-sealed chunk goes through the protocol-level client.
+	client, err := cfg.Broker.Client()
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	in := &KafkaInput{cfg: cfg, group: g, client: client, recs: make(chan Record, 256), errc: make(chan error, 1)}
 	go in.loop(ctx, dialer)
 	return in, nil
 }
@@ -132,6 +146,19 @@ func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAss
 	if off < 0 {
 		off = kafka.FirstOffset
 	}
+	// A cut recorded at the committed offset goes on the record there. The
+	// fetch waits for it: starting without it could seal that chunk on
+	// idle elsewhere and republish its examples under other ids.
+	var cut Cut
+	if off >= 0 {
+		var ok bool
+		if cut, ok = in.recordedCut(ctx, a.ID, off); !ok {
+			return // the generation ended
+		}
+		if cut.Recorded {
+			in.cfg.Logger.Info("transform: the chunk at the committed offset was sealed on idle; sealing it at the same record", "topic", in.cfg.Topic, "partition", a.ID, "from", off, "through", cut.Through)
+		}
+	}
 	if err := r.SetOffset(off); err != nil {
 		in.cfg.Logger.Error("transform: cannot seek", "partition", a.ID, "offset", off, "err", err)
 		return
@@ -145,6 +172,9 @@ func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAss
 			return
 		}
 		rec := Record{Position: Position{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Generation: gen}, Key: m.Key, Value: m.Value}
+		if m.Offset == off {
+			rec.Cut = cut
+		}
 		select {
 		case in.recs <- rec:
 		case <-ctx.Done():
@@ -173,16 +203,125 @@ func (in *KafkaInput) Active(generation int32) bool {
 }
 
 // Commit commits through.Offset+1 for its partition in the current
-// generation. A commit for a generation that has ended is refused: the
-// partition may belong to another member now.
+// generation, with empty metadata (clearing a recorded cut). A commit for
+// a generation that has ended is refused: the partition may belong to
+// another member now.
 func (in *KafkaInput) Commit(ctx context.Context, through Position) error {
+	gen, err := in.generation(through.Generation)
+	if err != nil {
+		return err
+	}
+	return gen.CommitOffsets(map[string]map[int]int64{through.Topic: {through.Partition: through.Offset + 1}})
+}
+
+// generation returns the current generation if it is id.
+func (in *KafkaInput) generation(id int32) (*kafka.Generation, error) {
 	in.mu.Lock()
 	gen := in.gen
 	in.mu.Unlock()
-	if gen == nil || gen.ID != through.Generation {
-		return fmt.Errorf("generation %d ended (now %v); not committing", through.Generation, genID(gen))
+	if gen == nil || gen.ID != id {
+		return nil, fmt.Errorf("generation %d ended (now %v); not committing: %w", id, genID(gen), ErrFenced)
 	}
-	return gen.CommitOffsets(map[string]map[int]int64{through.Topic: {through.Partition: through.Offset + 1}})
+	return gen, nil
+}
+
+// cutMetadata is the commit metadata that records an idle-sealed chunk's
+// end. It names the chunk's first offset as well, so that metadata left at
+// another offset (by a tool that resets offsets but keeps metadata) is not
+// taken for this chunk's.
+const cutMetadata = "electra.transform.cut/v1 first=%d through=%d"
+
+// RecordCut implements CutRecorder: it commits first.Offset, the offset
+// the group has already committed for the partition (the chunks before
+// this one are written and committed; the stage writes them in order),
+// with metadata naming through, in first's generation, so the broker
+// refuses it as it would a stale commit. A failure to reach the broker is
+// retried for a while; the generation's end is reported as ErrFenced.
+func (in *KafkaInput) RecordCut(ctx context.Context, first, through Position) error {
+	gen, err := in.generation(first.Generation)
+	if err != nil {
+		return err
+	}
+	req := &kafka.OffsetCommitRequest{
+		GroupID: in.cfg.Group, GenerationID: int(gen.ID), MemberID: gen.MemberID,
+		Topics: map[string][]kafka.OffsetCommit{first.Topic: {{
+			Partition: first.Partition, Offset: first.Offset,
+			Metadata: fmt.Sprintf(cutMetadata, first.Offset, through.Offset),
+		}}},
+	}
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		resp, err := in.client.OffsetCommit(ctx, req)
+		if err == nil {
+			for _, p := range resp.Topics[first.Topic] {
+				if p.Partition == first.Partition {
+					err = p.Error
+				}
+			}
+		}
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, kafka.IllegalGeneration), errors.Is(err, kafka.UnknownMemberId),
+			errors.Is(err, kafka.RebalanceInProgress), errors.Is(err, kafka.FencedInstanceID):
+			return fmt.Errorf("group %q generation %d: %w: %w", in.cfg.Group, gen.ID, ErrFenced, err)
+		case attempt == 5 || ctx.Err() != nil:
+			return fmt.Errorf("group %q: committing offset %d of %s/%d with its cut: %w", in.cfg.Group, first.Offset, first.Topic, first.Partition, err)
+		}
+		in.cfg.Logger.Warn("transform: recording an idle-sealed chunk's end failed; retrying", "topic", first.Topic, "partition", first.Partition, "offset", first.Offset, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+// parseCut returns the cut recorded in the metadata committed with offset
+// committed, if it is a cut for a chunk starting at off.
+func parseCut(committed int64, metadata string, off int64) Cut {
+	var first, through int64
+	if committed != off || metadata == "" {
+		return Cut{}
+	}
+	if n, _ := fmt.Sscanf(metadata, cutMetadata, &first, &through); n != 2 || first != off || through < first {
+		return Cut{} // someone else's metadata
+	}
+	return Cut{Through: through, Recorded: true}
+}
+
+// recordedCut reads the metadata committed with offset off of partition p
+// and returns the cut it records, if any (the zero Cut if none). It
+// retries until it has an answer, and reports false only when ctx (the
+// generation) ends first.
+func (in *KafkaInput) recordedCut(ctx context.Context, p int, off int64) (Cut, bool) {
+	backoff := 100 * time.Millisecond
+	for {
+		resp, err := in.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: in.cfg.Group, Topics: map[string][]int{in.cfg.Topic: {p}}})
+		if err == nil {
+			err = resp.Error
+		}
+		if err == nil {
+			err = fmt.Errorf("no answer for partition %d", p)
+			for _, fp := range resp.Topics[in.cfg.Topic] {
+				if fp.Partition == p {
+					if err = fp.Error; err == nil {
+						return parseCut(fp.CommittedOffset, fp.Metadata, off), true
+					}
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return Cut{}, false
+		}
+		in.cfg.Logger.Warn("transform: reading the committed offset's metadata failed; retrying", "topic", in.cfg.Topic, "partition", p, "err", err)
+		select {
+		case <-ctx.Done():
+			return Cut{}, false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }
 
 func genID(g *kafka.Generation) any {
@@ -193,7 +332,11 @@ func genID(g *kafka.Generation) any {
 }
 
 // Close leaves the group.
-func (in *KafkaInput) Close() error { return in.group.Close() }
+func (in *KafkaInput) Close() error {
+	err := in.group.Close()
+	in.client.Transport.(*kafka.Transport).CloseIdleConnections()
+	return err
+}
 
 // KafkaOutputConfig configures the examples producer.
 type KafkaOutputConfig struct {

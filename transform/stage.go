@@ -34,6 +34,16 @@ type Record struct {
 	Position
 	Key   []byte
 	Value []byte // electra.doc.v1 JSON
+	// Cut, on the first record of a chunk, is where an earlier run ended
+	// that chunk on idle (see CutRecorder): the stage ends it there again,
+	// whatever the timing now, so its batches get the same ids.
+	Cut Cut
+}
+
+// Cut is the recorded end of a chunk that was sealed on idle.
+type Cut struct {
+	Through  int64 // offset of the chunk's last record
+	Recorded bool
 }
 
 // Input is where documents come from. Like a Benthos input, it learns that
@@ -46,6 +56,28 @@ type Input interface {
 	// including through.Offset as done.
 	Commit(ctx context.Context, through Position) error
 }
+
+// CutRecorder is an Input that can make an idle seal reproducible. A chunk
+// sealed by size ends at the same record on every replay; one sealed on
+// idle ends wherever the data paused, which a replay after a crash (with
+// more data behind it and no pause) would not repeat, publishing the same
+// examples under new batch ids. So before such a chunk is written, the
+// stage calls RecordCut, which must store the chunk's end durably with
+// the partition's progress; when the partition is delivered again from
+// first, the input sets Record.Cut on the record at first.Offset, and the
+// stage seals the chunk at that end again.
+type CutRecorder interface {
+	// RecordCut records that the chunk starting at first ends at through.
+	// Every record before first must already be done. It returns an error
+	// wrapping ErrFenced when the partition no longer belongs to
+	// first.Generation.
+	RecordCut(ctx context.Context, first, through Position) error
+}
+
+// ErrFenced means a consumer-group generation has lost its partitions: its
+// commits are refused, and whatever it has not committed will be
+// delivered to the partitions' new owner.
+var ErrFenced = errors.New("the consumer-group generation no longer owns the partition")
 
 // Batch is one output message: up to BatchRows examples under a
 // deterministic id.
@@ -63,6 +95,10 @@ type Chunk struct {
 	Dead           []schemas.DeadLetter
 	Documents      int
 	Stats          pack.Stats
+	// Idle is set when timing, not size, decided where the chunk ends: the
+	// partition went idle, or an earlier run's idle seal was recorded
+	// there. Its end is recorded (CutRecorder) before it is written.
+	Idle bool
 }
 
 // Output is where chunks go. Write returns nil only once every batch and
@@ -92,10 +128,13 @@ type Config struct {
 	// L=128).
 	ShuffleExamples int
 	// FlushIdle seals open chunks when no record arrived for this long, so
-	// the tail of a quiet topic is not held back. Default 2s. Chunks sealed
-	// by idleness end where the data paused, so a replay after a crash may
-	// cut them differently (new batch ids); chunks sealed by size are
-	// reproduced exactly.
+	// the tail of a quiet topic is not held back. Default 2s. Such a chunk
+	// ends where the data paused, which a replay would not repeat; with an
+	// input that implements CutRecorder (KafkaInput) its end is recorded
+	// before it is written, and a replay after a crash seals it at the same
+	// record, so its batches keep their ids as size-sealed ones do. With
+	// other inputs an idle-sealed chunk may be cut differently on a replay
+	// (new batch ids).
 	FlushIdle time.Duration
 	// Queue bounds records in flight between reading and packing; default
 	// 64 per worker.
@@ -243,13 +282,38 @@ func (s *Stage) Run(ctx context.Context, in Input, out Output) error {
 	}
 
 	// Sink: writes chunks in order and commits after each is acknowledged.
+	// In order matters for idle seals too: when a chunk's cut is recorded,
+	// every chunk before it of its partition has been written.
+	cuts, _ := in.(CutRecorder)
 	var sinkErr error
 	sinkDone := make(chan struct{})
 	go func() {
 		defer close(sinkDone)
+		fenced := int32(-1) // a generation that lost its partitions
 		for c := range chunks {
 			if sinkErr != nil {
 				continue // drain so the assembler never blocks
+			}
+			if c.First.Generation <= fenced {
+				continue // its records go to the partitions' new owner
+			}
+			if c.Idle && cuts != nil {
+				if err := cuts.RecordCut(ctx, c.First, c.Through); err != nil {
+					if errors.Is(err, ErrFenced) {
+						// Unrecorded, the cut could not be repeated by the
+						// new owner; written anyway, these examples would
+						// appear twice under different ids. Later chunks of
+						// this generation are skipped too: this one's
+						// records are not done, so theirs cannot be
+						// committed after them.
+						s.cfg.Logger.Info("transform: partition moved before an idle-sealed chunk was written; leaving it to the new owner", "topic", c.First.Topic, "partition", c.First.Partition, "from", c.First.Offset, "through", c.Through.Offset, "generation", c.First.Generation)
+						fenced = c.First.Generation
+						continue
+					}
+					sinkErr = fmt.Errorf("transform: recording the end of idle-sealed chunk %s/%d/%d-%d: %w", c.First.Topic, c.First.Partition, c.First.Offset, c.Through.Offset, err)
+					cancel(sinkErr)
+					continue
+				}
 			}
 			if err := out.Write(ctx, c); err != nil {
 				sinkErr = fmt.Errorf("transform: writing chunk %s/%d/%d-%d: %w", c.First.Topic, c.First.Partition, c.First.Offset, c.Through.Offset, err)
@@ -334,6 +398,9 @@ type open struct {
 	dead        []schemas.DeadLetter
 	docs        int
 	stats       pack.Stats
+	// cut is where an earlier run sealed this chunk on idle: it ends there
+	// again, and idleness does not seal it before.
+	cut Cut
 }
 
 type partKey struct {
@@ -357,13 +424,14 @@ func (s *Stage) assemble(ctx context.Context, ordered <-chan chan tokenized, chu
 	}
 	parts := map[partKey]*open{}
 	var generation int32
-	seal := func(k partKey) error {
+	seal := func(k partKey, idle bool) error {
 		o := parts[k]
 		delete(parts, k)
 		if o == nil || o.docs == 0 {
 			return nil
 		}
 		c := s.seal(o)
+		c.Idle = idle
 		select {
 		case chunks <- c:
 			return nil
@@ -371,9 +439,16 @@ func (s *Stage) assemble(ctx context.Context, ordered <-chan chan tokenized, chu
 			return context.Cause(ctx)
 		}
 	}
-	sealAll := func() error {
-		for k := range parts {
-			if err := seal(k); err != nil {
+	// sealAll seals every open chunk at the end of a finite input, or on
+	// idle. A chunk waiting for its recorded cut is not sealed on idle: its
+	// records up to the cut are in the log, and sealing it earlier would
+	// give its examples other batch ids than the run that recorded it.
+	sealAll := func(idle bool) error {
+		for k, o := range parts {
+			if idle && o.cut.Recorded {
+				continue
+			}
+			if err := seal(k, idle); err != nil {
 				return err
 			}
 		}
@@ -391,7 +466,7 @@ func (s *Stage) assemble(ctx context.Context, ordered <-chan chan tokenized, chu
 				idle.Reset(s.cfg.FlushIdle)
 				continue
 			}
-			if err := sealAll(); err != nil {
+			if err := sealAll(true); err != nil {
 				return err
 			}
 			idle.Reset(s.cfg.FlushIdle)
@@ -403,7 +478,7 @@ func (s *Stage) assemble(ctx context.Context, ordered <-chan chan tokenized, chu
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
 			}
-			return sealAll() // end of a finite input
+			return sealAll(false) // end of a finite input
 		}
 		var t tokenized
 		select {
@@ -442,8 +517,19 @@ func (s *Stage) assemble(ctx context.Context, ordered <-chan chan tokenized, chu
 			s.cfg.Logger.Info("transform: partition rewound; dropping uncommitted chunk", "topic", k.topic, "partition", k.partition, "from", o.first.Offset, "to", o.last.Offset, "now", t.rec.Offset)
 			o = nil
 		}
+		if o != nil && o.cut.Recorded && t.rec.Offset > o.cut.Through {
+			// The recorded last record is gone from the log (retention,
+			// compaction): end the chunk where it would have ended.
+			if err := seal(k, true); err != nil {
+				return err
+			}
+			o = nil
+		}
 		if o == nil {
 			o = &open{first: t.rec.Position}
+			if c := t.rec.Cut; c.Recorded && c.Through >= t.rec.Offset {
+				o.cut = c
+			}
 			parts[k] = o
 		}
 		o.last = t.rec.Position
@@ -453,8 +539,13 @@ func (s *Stage) assemble(ctx context.Context, ordered <-chan chan tokenized, chu
 		} else {
 			o.stats.Add(pk.Pack(t.doc, func(e schemas.Example) { o.examples = append(o.examples, e) }))
 		}
-		if len(o.examples) >= s.cfg.ShuffleExamples {
-			if err := seal(k); err != nil {
+		switch {
+		case o.cut.Recorded && t.rec.Offset >= o.cut.Through:
+			if err := seal(k, true); err != nil {
+				return err
+			}
+		case len(o.examples) >= s.cfg.ShuffleExamples:
+			if err := seal(k, false); err != nil {
 				return err
 			}
 		}
