@@ -276,18 +276,18 @@ func newExamplesRecord(mem memory.Allocator, meta ExamplesMeta, examples []Examp
 
 // EncodeExamplesMessage encodes examples as one Kafka message value: an
 // Arrow IPC stream with the schema, one record batch and end-of-stream,
-// buffers LZ4_FRAME-compressed.
+// buffers LZ4_FRAME-compressed. Encoding many batches, an ExamplesEncoder
+// reuses its buffers.
 func EncodeExamplesMessage(meta ExamplesMeta, examples []Example) ([]byte, error) {
-	rec, err := NewExamplesRecord(memory.DefaultAllocator, meta, examples)
+	e, err := NewExamplesEncoder(meta)
 	if err != nil {
 		return nil, err
 	}
-	defer rec.Release()
-	return EncodeExamplesRecord(rec)
+	return e.AppendEncode(nil, examples)
 }
 
 // EncodeExamplesRecord writes rec as a self-contained LZ4-compressed IPC
-// stream.
+// stream with arrow-go's writer.
 func EncodeExamplesRecord(rec arrow.RecordBatch) ([]byte, error) {
 	var buf bytes.Buffer
 	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()), ipc.WithLZ4())
