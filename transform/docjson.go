@@ -1,29 +1,41 @@
 package transform
 
 import (
+	"encoding/binary"
+	"math/bits"
+	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/electra-go/electra/schemas"
 )
 
-// decodeDocument parses a document message. encoding/json costs as much
-// CPU as tokenizing the text (measured by BenchmarkEndToEnd), so the common
-// shape, one flat object of the contract's string fields, is parsed here
-// in one pass; anything else (unknown or differently cased keys, null,
-// non-string values, invalid UTF-8, surrogate escapes, trailing data) goes
-// to schemas.DecodeDocument, which gives the exact error. FuzzDecodeDocument
-// checks both agree.
-func decodeDocument(b []byte) (schemas.Document, error) {
-	if d, ok := fastDocument(b); ok {
+// decodeDocument parses and validates a document message. encoding/json
+// costs as much CPU as tokenizing the text (measured by BenchmarkEndToEnd),
+// so the common shape, one flat object of the contract's string fields, is
+// parsed here in one pass; anything else (unknown or differently cased
+// keys, escaped keys, null, non-string values, invalid UTF-8, surrogate
+// escapes, trailing data) goes to schemas.DecodeDocument, which gives the
+// exact error. FuzzDecodeDocument checks both agree.
+//
+// The text is not copied into a string of its own: a tokenizer goroutine
+// passes the same scratch buffer for every document, the text is unescaped
+// into it (every document has escaped newlines) and Text, like Title, URL
+// and Lang, aliases it or b. Only ID and Source, which examples keep, are
+// new strings. So the document is valid until the next call with the same
+// scratch, or until b changes.
+func decodeDocument(b []byte, scratch *[]byte) (schemas.Document, error) {
+	if d, ok := fastDocument(b, scratch); ok {
 		return d, d.Validate()
 	}
 	return schemas.DecodeDocument(b)
 }
 
-func fastDocument(b []byte) (schemas.Document, bool) {
+func fastDocument(b []byte, scratch *[]byte) (schemas.Document, bool) {
 	var d schemas.Document
+	buf := (*scratch)[:0]
+	defer func() { *scratch = buf }()
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return d, false
@@ -33,7 +45,7 @@ func fastDocument(b []byte) (schemas.Document, bool) {
 		i++
 	} else {
 		for {
-			key, j, ok := fastString(b, i)
+			key, j, ok := jsonString(b, i, nil)
 			if !ok {
 				return d, false
 			}
@@ -41,23 +53,23 @@ func fastDocument(b []byte) (schemas.Document, bool) {
 			if j >= len(b) || b[j] != ':' {
 				return d, false
 			}
-			val, k, ok := fastString(b, skipSpace(b, j+1))
+			val, k, ok := jsonString(b, skipSpace(b, j+1), &buf)
 			if !ok {
 				return d, false
 			}
-			switch key {
+			switch string(key) {
 			case "id":
-				d.ID = val
+				d.ID = string(val)
 			case "source":
-				d.Source = val
+				d.Source = string(val)
 			case "title":
-				d.Title = val
+				d.Title = alias(val)
 			case "url":
-				d.URL = val
+				d.URL = alias(val)
 			case "lang":
-				d.Lang = val
+				d.Lang = alias(val)
 			case "text":
-				d.Text = val
+				d.Text = alias(val)
 			default:
 				return d, false
 			}
@@ -81,6 +93,10 @@ func fastDocument(b []byte) (schemas.Document, bool) {
 	return d, true
 }
 
+// alias is b as a string without a copy; b must not change while the
+// string is in use.
+func alias(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
@@ -88,91 +104,117 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// fastString reads a JSON string starting at b[i] == '"'. It refuses what
+// jsonString reads a JSON string starting at b[i] == '"'. Without
+// escapes the value is a slice of b; with escapes it is unescaped onto
+// *buf and is a slice of that (a nil buf refuses escapes). It refuses what
 // encoding/json would alter (invalid UTF-8, surrogate escapes) so that the
 // fallback reproduces those cases exactly.
-func fastString(b []byte, i int) (string, int, bool) {
+func jsonString(b []byte, i int, buf *[]byte) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
+		return nil, 0, false
 	}
 	i++
-	start := i
-	ascii := true
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c == '"' {
-			s := b[start:i]
-			if !ascii && !utf8.Valid(s) {
-				return "", 0, false
-			}
-			return string(s), i + 1, true
-		}
-		if c == '\\' {
-			return slowString(b, start)
-		}
-		if c < 0x20 {
-			return "", 0, false
-		}
-		if c >= 0x80 {
-			ascii = false
-		}
+	n, high := jsonStop(b[i:])
+	j := i + n
+	if j >= len(b) || b[j] < 0x20 {
+		return nil, 0, false
 	}
-	return "", 0, false
-}
-
-// slowString unescapes a string that holds backslashes; start is just
-// after the opening quote. Runs between escapes are copied whole.
-func slowString(b []byte, start int) (string, int, bool) {
-	var out strings.Builder
-	out.Grow(len(b) - start)
-	for i := start; i < len(b); {
-		j := i
-		for j < len(b) && b[j] != '\\' && b[j] != '"' && b[j] >= 0x20 {
-			j++
+	if b[j] == '"' {
+		v := b[i:j]
+		if high && !utf8.Valid(v) {
+			return nil, 0, false
 		}
-		out.Write(b[i:j])
+		return v, j + 1, true
+	}
+	if buf == nil {
+		return nil, 0, false
+	}
+	// Runs between escapes are copied whole. The unescaped string is no
+	// longer than the escaped one, so one growth at most.
+	out := *buf
+	if cap(out)-len(out) < len(b)-i {
+		out = slices.Grow(out, len(b)-i)
+	}
+	start := len(out)
+	for {
+		out = append(out, b[i:j]...)
 		if j >= len(b) || b[j] < 0x20 {
-			return "", 0, false
+			return nil, 0, false
 		}
 		if b[j] == '"' {
-			s := out.String()
-			if !utf8.ValidString(s) {
-				return "", 0, false
+			*buf = out
+			v := out[start:]
+			if high && !utf8.Valid(v) {
+				return nil, 0, false
 			}
-			return s, j + 1, true
+			return v, j + 1, true
 		}
-		i = j
-		if i+1 >= len(b) {
-			return "", 0, false
+		if j+1 >= len(b) {
+			return nil, 0, false
 		}
-		switch e := b[i+1]; e {
+		switch e := b[j+1]; e {
 		case '"', '\\', '/':
-			out.WriteByte(e)
+			out = append(out, e)
 		case 'b':
-			out.WriteByte('\b')
+			out = append(out, '\b')
 		case 'f':
-			out.WriteByte('\f')
+			out = append(out, '\f')
 		case 'n':
-			out.WriteByte('\n')
+			out = append(out, '\n')
 		case 'r':
-			out.WriteByte('\r')
+			out = append(out, '\r')
 		case 't':
-			out.WriteByte('\t')
+			out = append(out, '\t')
 		case 'u':
-			if i+6 > len(b) {
-				return "", 0, false
+			if j+6 > len(b) {
+				return nil, 0, false
 			}
-			v, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+			v, err := strconv.ParseUint(string(b[j+2:j+6]), 16, 16)
 			if err != nil || (v >= 0xD800 && v < 0xE000) {
-				return "", 0, false
+				return nil, 0, false
 			}
-			out.WriteRune(rune(v))
-			i += 6
-			continue
+			out = utf8.AppendRune(out, rune(v))
+			j += 4
 		default:
-			return "", 0, false
+			return nil, 0, false
 		}
-		i += 2
+		i = j + 2
+		var h bool
+		n, h = jsonStop(b[i:])
+		high = high || h
+		j = i + n
 	}
-	return "", 0, false
+}
+
+// jsonStop returns the index of the first byte of s that ends a run of
+// plain string bytes ('"', '\\' or a control character), or len(s), and
+// whether the run holds bytes >= 0x80. It tests 8 bytes at a time: a byte
+// by byte loop here cost as much as a tenth of tokenizing the text.
+func jsonStop(s []byte) (int, bool) {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	var hi uint64
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		// The lowest flagged byte is exact: a borrow only spreads upwards.
+		m := ((q-ones)&^q | (bs-ones)&^bs | (x-ones*0x20)&^x) & high
+		if m != 0 {
+			k := bits.TrailingZeros64(m) >> 3
+			hi |= x & high & (1<<(8*k) - 1)
+			return i + k, hi != 0
+		}
+		hi |= x & high
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '"' || c == '\\' || c < 0x20 {
+			break
+		}
+		hi |= uint64(c & 0x80)
+	}
+	return i, hi != 0
 }

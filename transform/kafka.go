@@ -357,6 +357,11 @@ type KafkaOutput struct {
 	cfg        KafkaOutputConfig
 	batches    *kafka.Writer
 	deadLetter *kafka.Writer
+
+	mu   sync.Mutex // one Write at a time: they share the buffers below
+	enc  *schemas.ExamplesEncoder
+	vals []byte // the encoded batches of a chunk, reused for the next one
+	msgs []kafka.Message
 }
 
 // NewKafkaOutput creates the topics if needed and returns the producer.
@@ -395,8 +400,11 @@ func NewKafkaOutput(ctx context.Context, cfg KafkaOutputConfig) (*KafkaOutput, e
 			Transport:       t,
 		}, nil
 	}
-	out := &KafkaOutput{cfg: cfg}
-	var err error
+	enc, err := schemas.NewExamplesEncoder(cfg.Meta)
+	if err != nil {
+		return nil, err
+	}
+	out := &KafkaOutput{cfg: cfg, enc: enc}
 	if out.batches, err = w(cfg.Topic); err != nil {
 		return nil, err
 	}
@@ -406,35 +414,50 @@ func NewKafkaOutput(ctx context.Context, cfg KafkaOutputConfig) (*KafkaOutput, e
 	return out, nil
 }
 
-// BatchMessage encodes a batch as a Kafka message with the contract's
-// headers; the key is the batch id.
-func BatchMessage(meta schemas.ExamplesMeta, b Batch) (kafka.Message, error) {
-	v, err := schemas.EncodeExamplesMessage(meta, b.Examples)
-	if err != nil {
-		return kafka.Message{}, fmt.Errorf("batch %s: %w", b.ID, err)
-	}
-	return kafka.Message{Key: []byte(b.ID), Value: v, Headers: []kafka.Header{
-		{Key: schemas.ExamplesHeaderSchema, Value: []byte(schemas.ExamplesSchemaName)},
-		{Key: schemas.ExamplesHeaderContentType, Value: []byte(schemas.ExamplesContentType)},
-		{Key: schemas.ExamplesHeaderBatchID, Value: []byte(b.ID)},
-	}}, nil
-}
+// Header values every batch shares; kafka-go only reads them.
+var (
+	headerSchema      = []byte(schemas.ExamplesSchemaName)
+	headerContentType = []byte(schemas.ExamplesContentType)
+)
 
 // Write produces the chunk's batches and dead letters and returns once the
 // broker has acknowledged all of them.
 func (o *KafkaOutput) Write(ctx context.Context, c *Chunk) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if len(c.Batches) > 0 {
-		msgs := make([]kafka.Message, len(c.Batches))
+		// All batches of the chunk go out in one WriteMessages call, so
+		// their values are encoded back to back into one buffer that the
+		// next chunk reuses: once WriteMessages has returned, kafka-go
+		// holds none of them.
+		vals := o.vals[:0]
+		ends := make([]int, len(c.Batches))
 		for i, b := range c.Batches {
-			m, err := BatchMessage(o.cfg.Meta, b)
-			if err != nil {
-				return err
+			var err error
+			if vals, err = o.enc.AppendEncode(vals, b.Examples); err != nil {
+				return fmt.Errorf("batch %s: %w", b.ID, err)
 			}
-			msgs[i] = m
+			ends[i] = len(vals)
+		}
+		msgs := o.msgs[:0]
+		start := 0
+		for i, b := range c.Batches {
+			id := []byte(b.ID)
+			msgs = append(msgs, kafka.Message{Key: id, Value: vals[start:ends[i]:ends[i]], Headers: []kafka.Header{
+				{Key: schemas.ExamplesHeaderSchema, Value: headerSchema},
+				{Key: schemas.ExamplesHeaderContentType, Value: headerContentType},
+				{Key: schemas.ExamplesHeaderBatchID, Value: id},
+			}})
+			start = ends[i]
 		}
 		if err := o.batches.WriteMessages(ctx, msgs...); err != nil {
+			// A failed or cancelled WriteMessages may still hold the
+			// values in flight: leave the buffer to them.
+			o.vals, o.msgs = nil, nil
 			return fmt.Errorf("producing %d batches to %s: %w", len(msgs), o.cfg.Topic, err)
 		}
+		clear(msgs)
+		o.vals, o.msgs = vals, msgs
 	}
 	if len(c.Dead) > 0 {
 		msgs := make([]kafka.Message, len(c.Dead))

@@ -191,11 +191,12 @@ func TestFileModeMatchesPacker(t *testing.T) {
 
 	want, ref := reference(t, tok, l, seed, docs)
 	got := map[string][]string{}
-	var tokens int64
+	var tokens, batches int64
 	for b, err := range dataset.Batches(filepath.Join(dir, "ds")) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		batches++
 		if b.Meta.VocabSHA256 != tok.SHA256() || b.Meta.MaxSeqLength != l {
 			t.Fatalf("batch meta %+v", b.Meta)
 		}
@@ -212,6 +213,9 @@ func TestFileModeMatchesPacker(t *testing.T) {
 	}
 	if tot.Pack != ref {
 		t.Fatalf("stage pack stats %+v, reference %+v", tot.Pack, ref)
+	}
+	if tot.Batches != batches {
+		t.Fatalf("stage counted %d batches, the dataset holds %d", tot.Batches, batches)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "ds", "dead-letters.jsonl"))
 	reasons := map[string]int{}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -275,6 +276,7 @@ func TestPackStatistics(t *testing.T) {
 	// few tenths of a percent, small enough for -race on 2 cores.
 	budget := 4 << 20
 	var st Stats
+	var arena Arena
 	lengths := make([]int, l+1)
 	var specials, exampleTokens int64
 	for _, f := range files {
@@ -292,7 +294,11 @@ func TestPackStatistics(t *testing.T) {
 				sents = append(sents, tok.Encode(nil, s.Text))
 			}
 		}
-		st.Add(p.Pack(Doc{ID: f, Source: "test", Sentences: sents}, func(e schemas.Example) {
+		doc := Doc{ID: f, Source: "test", Sentences: sents}
+		var plain, inArena []schemas.Example
+		p.PackInto(doc, &arena, func(e schemas.Example) { inArena = append(inArena, e) })
+		st.Add(p.Pack(doc, func(e schemas.Example) {
+			plain = append(plain, e)
 			lengths[len(e.InputIDs)]++
 			exampleTokens += int64(len(e.InputIDs))
 			for _, id := range e.InputIDs {
@@ -301,6 +307,21 @@ func TestPackStatistics(t *testing.T) {
 				}
 			}
 		}))
+		// The arena changes where examples live, nothing else (also when
+		// its blocks held another document's examples); each one's
+		// slices end where it ends, so appending to one cannot overwrite
+		// the next.
+		if !reflect.DeepEqual(inArena, plain) {
+			t.Fatalf("%s: PackInto with an arena gave other examples than Pack", f)
+		}
+		for _, e := range inArena {
+			if cap(e.InputIDs) != len(e.InputIDs) || cap(e.SegmentIDs) != len(e.SegmentIDs) {
+				t.Fatalf("%s: arena example with spare capacity", f)
+			}
+		}
+		// The next document reuses these blocks, segment ids of 1
+		// included: they must come back zeroed.
+		arena.Release()
 	}
 	n := float64(st.Examples)
 	if st.Examples < 5000 {
