@@ -188,8 +188,10 @@ type Totals struct {
 type Stage struct {
 	cfg Config
 	tok *wordpiece.Tokenizer
-	// exFree holds the example slices of written chunks for the next ones.
-	exFree chan []schemas.Example
+	// exFree holds the example slices of written chunks for the next ones,
+	// tokFree the token buffers of packed documents.
+	exFree  chan []schemas.Example
+	tokFree chan *docTokens
 
 	mu     sync.Mutex
 	totals Totals
@@ -207,7 +209,7 @@ func New(cfg Config, tok *wordpiece.Tokenizer) (*Stage, error) {
 	if _, err := pack.New(pack.Config{MaxSeqLength: cfg.MaxSeqLength, CLS: sp.CLS, SEP: sp.SEP}); err != nil {
 		return nil, err
 	}
-	return &Stage{cfg: cfg, tok: tok, exFree: make(chan []schemas.Example, 4)}, nil
+	return &Stage{cfg: cfg, tok: tok, exFree: make(chan []schemas.Example, 4), tokFree: make(chan *docTokens, cfg.Queue+cfg.Workers)}, nil
 }
 
 // Meta is the schema metadata of the stage's batches.
@@ -230,8 +232,8 @@ type tokenized struct {
 	rec  Record
 	doc  pack.Doc
 	dead *schemas.DeadLetter
-	// toks holds doc.Sentences; it goes back to tokensPool once the
-	// document is packed (the packer copies what it keeps).
+	// toks holds doc.Sentences; it goes back to the stage's free list once
+	// the document is packed (the packer copies what it keeps).
 	toks *docTokens
 }
 
@@ -239,24 +241,36 @@ type tokenized struct {
 // buffer of the last documents is still in cache when the next ones are
 // tokenized into it, where a fresh one per document (as large as its
 // text) cost the stage's tokenizing a third more than the tokenizer alone.
+// A free list rather than a sync.Pool, which empties at every garbage
+// collection.
 type docTokens struct {
 	flat  []int32
 	ends  []int
 	sents [][]int32
 }
 
-var tokensPool = sync.Pool{New: func() any { return new(docTokens) }}
-
 // maxPooledTokens: a buffer grown for an unusually long document is left
 // to the garbage collector rather than kept.
 const maxPooledTokens = 1 << 20
 
-func (t *docTokens) release() {
+func (s *Stage) docTokens() *docTokens {
+	select {
+	case t := <-s.tokFree:
+		return t
+	default:
+		return new(docTokens)
+	}
+}
+
+func (s *Stage) releaseTokens(t *docTokens) {
 	if t == nil || cap(t.flat) > maxPooledTokens {
 		return
 	}
 	clear(t.sents) // drop references to flat
-	tokensPool.Put(t)
+	select {
+	case s.tokFree <- t:
+	default:
+	}
 }
 
 type job struct {
@@ -415,7 +429,7 @@ func (s *Stage) tokenize(rec Record, scratch *[]byte) tokenized {
 			Excerpt: schemas.Excerpt(rec.Value),
 		}}
 	}
-	t := tokensPool.Get().(*docTokens)
+	t := s.docTokens()
 	// ~4 bytes of English per token: the buffer rarely grows mid-document.
 	t.flat = slices.Grow(t.flat[:0], len(doc.Text)/4+16)
 	t.ends = t.ends[:0]
@@ -583,7 +597,7 @@ func (s *Stage) assemble(ctx context.Context, ordered <-chan chan tokenized, chu
 				o.examples = s.examplesBuf()
 			}
 			o.stats.Add(pk.PackInto(t.doc, &o.arena, func(e schemas.Example) { o.examples = append(o.examples, e) }))
-			t.toks.release()
+			s.releaseTokens(t.toks)
 		}
 		switch {
 		case o.cut.Recorded && t.rec.Offset >= o.cut.Through:
