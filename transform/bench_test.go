@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,29 +227,36 @@ func BenchmarkEndToEnd(b *testing.B) {
 			// caches and hyperthread.
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 
-			// The tokenizer alone on the same text, just before: on a
-			// shared machine the load changes from one second to the next,
-			// and the ratio of two figures taken moments apart is steadier
-			// than the ratio of figures from separate benchmarks. The
-			// corpus is dropped before the stage runs.
-			docs := benchDocs(b)
-			runtime.GC()
-			aloneTokens, aloneCPU := tokenizeAlone(tok, docs)
-			docs = nil
+			// The tokenizer alone on the same text, just before and just
+			// after: on a shared machine the load changes from one second
+			// to the next, and a ratio of figures taken moments apart is
+			// steadier than one of figures from separate benchmarks. How
+			// far the two disagree says how much the machine's speed moved
+			// during the run (alone-drift). The corpus is dropped before
+			// the stage runs.
+			alone := func() (int64, float64) {
+				docs := benchDocs(b)
+				runtime.GC()
+				tokens, cpu := tokenizeAlone(tok, docs)
+				return tokens, float64(tokens) / cpu.Seconds()
+			}
+			aloneTokens, before := alone()
 			runtime.GC()
 
 			runStage(ctx, b, bc, tok, topic+warmUpSuffix, nwarm, false)
 			b.ResetTimer()
 			tot, cpu, wall := runStage(ctx, b, bc, tok, topic, ndocs, true)
 			b.StopTimer()
+			_, after := alone()
 			if tot.Pack.TokensIn != aloneTokens {
 				b.Fatalf("the stage tokenized %d tokens, the tokenizer alone %d", tot.Pack.TokensIn, aloneTokens)
 			}
-			alone := float64(aloneTokens) / aloneCPU.Seconds()
+			mean := (before + after) / 2
 			e2e := float64(tot.Pack.TokensIn) / cpu.Seconds()
 			b.ReportMetric(e2e, "tokens/cpu-s")
-			b.ReportMetric(alone, "alone-tokens/cpu-s")
-			b.ReportMetric(e2e/alone, "ratio")
+			b.ReportMetric(mean, "alone-tokens/cpu-s")
+			b.ReportMetric(math.Abs(before-after)/mean, "alone-drift")
+			b.ReportMetric(e2e/mean, "ratio")
 			b.ReportMetric(float64(tot.Pack.TokensIn)/wall.Seconds(), "tokens/s")
 			b.ReportMetric(float64(tot.Pack.TokensIn), "tokens")
 			b.ReportMetric(float64(tot.Batches), "batches")
