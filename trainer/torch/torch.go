@@ -104,10 +104,14 @@ func SetDeterministic(on bool) {
 
 // LockThread pins the calling goroutine to its OS thread for as long as it
 // does torch work. Call it first thing in every goroutine (and test) that
-// touches tensors and defer the returned function.
+// touches tensors and defer the returned function, which also gives the
+// memory the work freed back to the kernel (see malloc.go).
 func LockThread() (unlock func()) {
 	runtime.LockOSThread()
-	return runtime.UnlockOSThread
+	return func() {
+		releaseFreeMemory()
+		runtime.UnlockOSThread()
+	}
 }
 
 // Device parses a device name: "auto" (CUDA when available, else CPU),

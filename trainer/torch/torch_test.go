@@ -1,6 +1,9 @@
 package torch_test
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -156,5 +159,79 @@ func TestSetThreadsSizesOpenBLAS(t *testing.T) {
 	torch.SetThreads(0)
 	if got, _ := torch.BLASThreads(); got != before {
 		t.Fatalf("SetThreads(0) changed OpenBLAS threads %d -> %d; it should leave them", before, got)
+	}
+}
+
+// TestOpsDoNotLeak: a few hundred thousand small ops, each result dropped,
+// leave malloc's bytes in use where they were. gotch's wrappers used to
+// leak a 32-byte output slot per op (fixed by scripts/gotchprep): 300k ops
+// were ~10 MB.
+func TestOpsDoNotLeak(t *testing.T) {
+	defer torch.LockThread()()
+	x := ts.MustOnes([]int64{8}, gotch.Float, gotch.CPU)
+	defer x.MustDrop()
+	ops := func(n int) {
+		for range n {
+			y := x.MustAdd(x, false)
+			y.MustDrop()
+		}
+	}
+	ops(20_000) // libtorch's caches at their working size
+	before := torch.HeapInUse()
+	ops(300_000)
+	if grew := torch.HeapInUse() - before; grew > 1<<20 {
+		t.Fatalf("malloc holds %.1f MB more after 300k add+drop ops (%.0f bytes/op): something leaks per op",
+			float64(grew)/(1<<20), float64(grew)/300e3)
+	}
+}
+
+// residentBytes is the process's current resident set (VmRSS).
+func residentBytes(t *testing.T) int64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmRSS %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// TestUnlockReturnsMemory: memory a goroutine's torch work freed goes back
+// to the kernel when it unlocks its thread. The malloc policy keeps freed
+// activations in the thread's arena for the next step; without the release
+// a later goroutine, on another thread and arena, would need its own copy.
+func TestUnlockReturnsMemory(t *testing.T) {
+	const tensors, mb = 64, 4 // 256 MB in blocks the heap serves
+	before := residentBytes(t)
+	var held int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		unlock := torch.LockThread()
+		s := torch.NewScope()
+		for range tensors {
+			s.Keep(ts.MustOnes([]int64{mb << 18}, gotch.Float, gotch.CPU)) // 4 bytes each
+		}
+		s.Close()
+		held = residentBytes(t) - before
+		unlock()
+	}()
+	<-done
+	after := residentBytes(t) - before
+	t.Logf("freed tensors still resident: %.0f MB before unlock, %.0f MB after", float64(held)/(1<<20), float64(after)/(1<<20))
+	if held < 100<<20 {
+		t.Skipf("the freed tensors were already returned before unlock (%.0f MB resident): malloc policy overridden?", float64(held)/(1<<20))
+	}
+	if after > 64<<20 {
+		t.Fatalf("%.0f MB of freed tensors still resident after unlock", float64(after)/(1<<20))
 	}
 }
