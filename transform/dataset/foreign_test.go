@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -20,14 +21,7 @@ import (
 // shards with hyparquet (pure JS, its own Snappy), and compares a checksum
 // of every row with the one computed from the examples we wrote.
 func TestForeignReaders(t *testing.T) {
-	modules, _ := filepath.Abs(filepath.Join("..", "..", ".cache", "npm-arrow", "node_modules"))
-	if _, err := os.Stat(filepath.Join(modules, "apache-arrow")); err != nil {
-		t.Fatalf("npm apache-arrow missing at %s (run scripts/setup.sh): %v", modules, err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node not found (run scripts/setup.sh)")
-	}
+	modules, node := jsReader(t)
 	meta := schemas.ExamplesMeta{MaxSeqLength: 48, VocabSHA256: "07eced37", Tokenizer: "wordpiece"}
 	dir := filepath.Join(t.TempDir(), "ds")
 	w, err := Create(dir, meta, Options{Formats: []Format{Arrow, Parquet}, ShardBytes: 40000})
@@ -40,7 +34,7 @@ func TestForeignReaders(t *testing.T) {
 		ex := makeBatch(b, 77, meta.MaxSeqLength, src)
 		ex[0].DocID = "ünïcode id, with | and \"quotes\""
 		for _, e := range ex {
-			fmt.Fprintf(h, "%d|%s|%s|%s|%s\n", len(e.InputIDs), join(e.InputIDs), join(e.SegmentIDs), e.DocID, e.Source)
+			hashRow(h, e)
 			rows++
 			tokens += len(e.InputIDs)
 		}
@@ -96,14 +90,7 @@ func join[T int32 | int8](v []T) string {
 // frames, the token ids compressed by its pair search) with Apache Arrow's
 // JavaScript implementation and lz4js, and compares every row.
 func TestForeignReaderMessages(t *testing.T) {
-	modules, _ := filepath.Abs(filepath.Join("..", "..", ".cache", "npm-arrow", "node_modules"))
-	if _, err := os.Stat(filepath.Join(modules, "apache-arrow")); err != nil {
-		t.Fatalf("npm apache-arrow missing at %s (run scripts/setup.sh): %v", modules, err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node not found (run scripts/setup.sh)")
-	}
+	modules, node := jsReader(t)
 	meta := schemas.ExamplesMeta{MaxSeqLength: 48, VocabSHA256: "07eced37", Tokenizer: "wordpiece"}
 	enc, err := schemas.NewExamplesEncoder(meta)
 	if err != nil {
@@ -134,7 +121,7 @@ func TestForeignReaderMessages(t *testing.T) {
 	var msg []byte
 	for i, ex := range batches {
 		for _, e := range ex {
-			fmt.Fprintf(h, "%d|%s|%s|%s|%s\n", len(e.InputIDs), join(e.InputIDs), join(e.SegmentIDs), e.DocID, e.Source)
+			hashRow(h, e)
 			rows++
 			tokens += len(e.InputIDs)
 		}
@@ -162,4 +149,24 @@ func TestForeignReaderMessages(t *testing.T) {
 	if want := hex.EncodeToString(h.Sum(nil)); got.Rows != rows || got.Tokens != tokens || got.SHA256 != want {
 		t.Fatalf("read by JS: %d rows, %d tokens, sha256 %s; encoded %d rows, %d tokens, sha256 %s", got.Rows, got.Tokens, got.SHA256, rows, tokens, want)
 	}
+}
+
+// jsReader finds the npm apache-arrow install (scripts/setup.sh) and node.
+func jsReader(t *testing.T) (modules, node string) {
+	t.Helper()
+	modules, _ = filepath.Abs(filepath.Join("..", "..", ".cache", "npm-arrow", "node_modules"))
+	if _, err := os.Stat(filepath.Join(modules, "apache-arrow")); err != nil {
+		t.Fatalf("npm apache-arrow missing at %s (run scripts/setup.sh): %v", modules, err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node not found (run scripts/setup.sh)")
+	}
+	return modules, node
+}
+
+// hashRow adds one example to the row checksum, in the form
+// testdata/foreign-reader.mjs hashes each row.
+func hashRow(h io.Writer, e schemas.Example) {
+	fmt.Fprintf(h, "%d|%s|%s|%s|%s\n", len(e.InputIDs), join(e.InputIDs), join(e.SegmentIDs), e.DocID, e.Source)
 }
