@@ -183,17 +183,7 @@ func TestIdleSealReplayKeepsBatchIDs(t *testing.T) {
 	if rebuilt != len(first) {
 		t.Errorf("the replay rebuilt %d of the crashed run's %d batches under their ids: the rest came back under other ids", rebuilt, len(first))
 	}
-	got := map[string][]string{}
-	st, err := ReadTopic(ctx, bc, out, func(_ string, b *schemas.ExampleBatch) error {
-		for i := range b.Rows {
-			ex := b.Example(i)
-			got[ex.DocID] = append(got[ex.DocID], exampleKey(ex))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, st := readLedger(ctx, t, bc, out, nil)
 	want, _ := reference(t, tok, maxLen, seed, docs)
 	compareLedger(t, want, got)
 	t.Logf("run 1: %d batches (chunk through offset %d); after the replay: %d messages, %d duplicates dropped by id, %d distinct batches",

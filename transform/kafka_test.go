@@ -155,20 +155,12 @@ func TestKafkaLedger(t *testing.T) {
 	stopC()
 	wg.Wait()
 
-	got := map[string][]string{}
-	st, err := ReadTopic(ctx, bc, ledgerOut, func(_ string, b *schemas.ExampleBatch) error {
+	got, st := readLedger(ctx, t, bc, ledgerOut, func(b *schemas.ExampleBatch) error {
 		if b.Meta.VocabSHA256 != tok.SHA256() || b.Meta.MaxSeqLength != ledgerMaxLen {
 			return fmt.Errorf("batch meta %+v", b.Meta)
 		}
-		for i := 0; i < b.Rows; i++ {
-			ex := b.Example(i)
-			got[ex.DocID] = append(got[ex.DocID], exampleKey(ex))
-		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want, ref := reference(t, tok, ledgerMaxLen, ledgerSeed, docs)
 	compareLedger(t, want, got)
 	if st.Rows != ref.Examples {

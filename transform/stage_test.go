@@ -14,6 +14,7 @@ import (
 
 	"github.com/neurosnap/sentences/english"
 
+	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/schemas"
 	"github.com/electra-go/electra/transform/dataset"
 	"github.com/electra-go/electra/transform/pack"
@@ -102,6 +103,30 @@ func reference(t testing.TB, tok *wordpiece.Tokenizer, l int, seed uint64, docs 
 
 func exampleKey(e schemas.Example) string {
 	return fmt.Sprint(e.Source, e.InputIDs, e.SegmentIDs)
+}
+
+// readLedger reads topic back with duplicates dropped by batch id (as a
+// trainer does) and returns each document's examples as exampleKeys.
+// check, if set, vets every batch first.
+func readLedger(ctx context.Context, t *testing.T, bc broker.Config, topic string, check func(*schemas.ExampleBatch) error) (map[string][]string, TopicStats) {
+	t.Helper()
+	got := map[string][]string{}
+	st, err := ReadTopic(ctx, bc, topic, func(_ string, b *schemas.ExampleBatch) error {
+		if check != nil {
+			if err := check(b); err != nil {
+				return err
+			}
+		}
+		for i := range b.Rows {
+			ex := b.Example(i)
+			got[ex.DocID] = append(got[ex.DocID], exampleKey(ex))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, st
 }
 
 // compareLedger checks that got holds exactly the reference's examples:
