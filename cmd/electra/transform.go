@@ -45,7 +45,7 @@ func runTransform(ctx context.Context, args []string) error {
 	dlq := fs.String("dlq-topic", schemas.TopicTransformDLQ, "dead-letter topic for invalid documents")
 	group := fs.String("group", "electra-transform", "consumer group id")
 	partitions := fs.Int("partitions", 1, "partitions for the example topic if it has to be created")
-	from := fs.String("from", "kafka", "input: kafka, or jsonl:FILE[,FILE...] (what `electra ingest --sink jsonl:` writes; globs allowed)")
+	from := fs.String("from", "kafka", "`input`: kafka, or jsonl:FILE[,FILE...] (what electra ingest --sink jsonl: writes; globs allowed)")
 	sink := fs.String("sink", "kafka", "output: kafka, or dataset:DIR (a new directory of shards and a manifest)")
 	format := fs.String("format", "arrow", "dataset shard formats: arrow, parquet or arrow,parquet")
 	shardMB := fs.Int("shard-mb", 128, "dataset shard size in MiB")
