@@ -24,13 +24,20 @@ import (
 //   - M_MMAP_THRESHOLD 32 MiB (glibc's maximum): blocks below it come from
 //     the heap and are reused, not mmapped and munmapped per tensor. Larger
 //     ones (ELECTRA-Small's [N, vocab] logits) are mmapped whatever we set.
-//   - M_TRIM_THRESHOLD off (-1): free memory at the top of a heap is kept
-//     for the next step instead of being handed back after every step. A
-//     finite threshold still trimmed whenever a step's temporaries at the
-//     top of the main arena exceeded it (256 MiB: 7.7k page faults a step
-//     in the test below when it ran on the main arena).
+//   - M_TRIM_THRESHOLD off (-1): free memory at the top of the main heap
+//     is kept for the next step instead of being handed back after each.
+//   - M_TOP_PAD 64 MiB: a thread's own arena (every thread but the
+//     process's first has one) grows in 64 MiB heaps and unmaps a heap as
+//     soon as it is empty, whatever the trim threshold, unless the heap
+//     below has top_pad bytes to spare (glibc's heap_trim). With the
+//     default pad the training thread's arena unmapped and remapped heaps
+//     every step: 7.7k page faults a step in trainer.TestTrainingMemoryIsFlat
+//     whenever its thread was not the main one (15k in CI), 30-60 with the
+//     pad on either kind of arena. The pad also makes each heap, and each
+//     growth of the main heap, reserve 64 MiB of address space; pages
+//     become resident only when touched.
 //
-// Setting either also turns off glibc's dynamic thresholds, which raise the
+// Setting any of them also turns off glibc's dynamic thresholds, which raise the
 // mmap threshold as large blocks are freed and start trimming at twice it.
 //
 // What a thread's arena keeps stays with that thread: when a goroutine's
@@ -59,11 +66,13 @@ import (
 // thresholds (fixed in scripts/gotchprep; the same test grew 22.7 MB from
 // steps 50-99 to 150-199 before the fix, 0.1 MB after).
 //
-// MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in the environment, or
-// the same glibc.malloc.* tunables in GLIBC_TUNABLES, win over this.
+// MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ / MALLOC_TOP_PAD_ in the
+// environment, or the same glibc.malloc.* tunables in GLIBC_TUNABLES, win
+// over this.
 const (
 	mmapThreshold = 32 << 20
 	trimNever     = -1
+	topPad        = 64 << 20
 )
 
 func init() {
@@ -72,6 +81,9 @@ func init() {
 	}
 	if !mallocEnvSet("MALLOC_TRIM_THRESHOLD_", "glibc.malloc.trim_threshold") {
 		C.electra_mallopt(C.M_TRIM_THRESHOLD, trimNever)
+	}
+	if !mallocEnvSet("MALLOC_TOP_PAD_", "glibc.malloc.top_pad") {
+		C.electra_mallopt(C.M_TOP_PAD, topPad)
 	}
 }
 
