@@ -243,7 +243,7 @@ func (s Security) Dialer() (*kafka.Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kafka.Dialer{Timeout: 10 * time.Second, DialFunc: dialBuffered(10 * time.Second), TLS: t, SASLMechanism: m}, nil
+	return &kafka.Dialer{Timeout: 10 * time.Second, DialFunc: dialBuffered, TLS: t, SASLMechanism: m}, nil
 }
 
 // KgoOpts are the same settings for franz-go clients (admin, tests).
