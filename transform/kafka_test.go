@@ -181,10 +181,7 @@ func TestKafkaLedger(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; i < b.Rows; i++ {
-			ex := b.Example(i)
-			exported[ex.DocID] = append(exported[ex.DocID], exampleKey(ex))
-		}
+		addExamples(exported, b)
 	}
 	compareLedger(t, want, exported)
 

@@ -117,16 +117,21 @@ func readLedger(ctx context.Context, t *testing.T, bc broker.Config, topic strin
 				return err
 			}
 		}
-		for i := range b.Rows {
-			ex := b.Example(i)
-			got[ex.DocID] = append(got[ex.DocID], exampleKey(ex))
-		}
+		addExamples(got, b)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return got, st
+}
+
+// addExamples adds b's examples to got, as exampleKeys by document.
+func addExamples(got map[string][]string, b *schemas.ExampleBatch) {
+	for i := range b.Rows {
+		ex := b.Example(i)
+		got[ex.DocID] = append(got[ex.DocID], exampleKey(ex))
+	}
 }
 
 // compareLedger checks that got holds exactly the reference's examples:
