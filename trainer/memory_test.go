@@ -25,7 +25,7 @@ import (
 //   - every step gives its activations back to the kernel and faults them
 //     in again (mmap threshold pinned at 128 KiB: 76k page faults a step;
 //     glibc's dynamic thresholds: 27k; a per-thread arena unmapping its
-//     empty heaps: 7.7-15k). trainer/torch's policy keeps them: 30-60 a
+//     empty heaps: 7.7-15k). trainer/torch's policy keeps them: 26-74 a
 //     step on the main or a per-thread arena, mostly Go's heap coming back
 //     after debug.FreeOSMemory.
 //
@@ -57,7 +57,7 @@ func TestTrainingMemoryIsFlat(t *testing.T) {
 		}
 		if i >= 50 && i < 100 || i >= steps-50 {
 			// Go's own garbage comes and goes with its GC; return it so
-			// the resident set is mostly libtorch's.
+			// the resident set does not swing with Go's collections.
 			debug.FreeOSMemory()
 		}
 		rss[i] = residentBytes(t)
