@@ -26,6 +26,13 @@
 #    ratio: the estimate least moved by the machine's noise.
 # The broker's CPU is not counted (a Kafka cluster runs elsewhere), but it
 # shares the caches with the stage here.
+#
+# Then the same ratio without Kafka (BenchmarkStageParts, one core, the
+# corpus once, 3 runs of 5 passes): the stage's steps in sequence on one
+# goroutine, and Stage.Run with its goroutines and queues over documents in
+# memory. Each pass is beside a pass of WordPiece alone. The three ratios
+# together say where the end-to-end overhead comes from: the stage's own
+# steps, its concurrency, or the Kafka client.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$(go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -count "${BENCHCOUNT:-5}" ./transform/ 2>&1) || { echo "$out"; exit 1; }
@@ -60,4 +67,16 @@ echo "$out" | awk '
     printf "ratio end-to-end / tokenizer = %.2f  (median of %d steady runs of %d, %.2f-%.2f; all runs %.2f; goal >= 0.70)\n", median(r, k), k, n, lo, hi, median(all, n)
     for (i = 1; i <= n; i++) { if (ae[i] > be) be = ae[i]; if (at[i] > bt) bt = at[i] }
     printf "best of %d runs each: end to end %.0f, alone %.0f tokens/s per core, ratio %.2f\n", n, be, bt, be / bt
+  }'
+out=$(go test -run '^$' -bench '^BenchmarkStageParts/(all|run)$' -benchtime 5x -count 3 -cpu 1 ./transform/ 2>&1) || { echo "$out"; exit 1; }
+echo "$out" | awk '
+  function median3(a) { return a[1] < a[2] ? (a[2] < a[3] ? a[2] : (a[1] < a[3] ? a[3] : a[1])) : (a[1] < a[3] ? a[1] : (a[2] < a[3] ? a[3] : a[2])) }
+  /^BenchmarkStageParts\/(all|run)/ {
+    k = ($1 ~ /all/) ? "all" : "run"
+    for (i = 1; i < NF; i++) if ($(i+1) == "ratio") r[k, ++n[k]] = $i
+  }
+  END {
+    if (n["all"] != 3 || n["run"] != 3) { print "transform bench: missing StageParts figures"; exit 1 }
+    for (i = 1; i <= 3; i++) { a[i] = r["all", i]; b[i] = r["run", i] }
+    printf "without Kafka: steps in sequence / tokenizer = %.2f; Stage.Run in memory / tokenizer = %.2f  (medians of 3)\n", median3(a), median3(b)
   }'
