@@ -27,11 +27,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // prepVersion changes whenever the patching rules change, so a stale
 // prepared copy is rebuilt rather than reused.
-const prepVersion = "6"
+const prepVersion = "7"
 
 func main() {
 	src := flag.String("src", "", "gotch module directory in the Go module cache (go mod download -json)")
@@ -54,6 +55,7 @@ type flavor struct {
 	cxx11ABI int
 	cuda     bool
 	root     string
+	std      string // -std= value: c++17, or c++20 for a libtorch whose headers require it
 }
 
 func detect(libtorch string) (flavor, error) {
@@ -63,6 +65,7 @@ func detect(libtorch string) (flavor, error) {
 			includes: []string{"-I/usr/include/torch/csrc/api/include"},
 			ldflags:  []string{"-lstdc++", "-ltorch", "-lc10", "-ltorch_cpu"},
 			cxx11ABI: 1, // Debian builds everything with the new ABI
+			std:      "c++17",
 		}
 		if _, err := os.Stat("/usr/include/torch/csrc/api/include/torch/torch.h"); err != nil {
 			return f, fmt.Errorf("libtorch headers not found (install libtorch-dev, or set GOTCH_LIBTORCH to a libtorch root): %w", err)
@@ -74,7 +77,13 @@ func detect(libtorch string) (flavor, error) {
 	if _, err := os.Stat(filepath.Join(inc, "torch", "csrc", "api", "include", "torch", "torch.h")); err != nil {
 		return flavor{}, fmt.Errorf("GOTCH_LIBTORCH=%s: no include/torch/csrc/api/include/torch/torch.h: %w", libtorch, err)
 	}
-	f := flavor{root: libtorch, includes: []string{"-I" + inc, "-I" + filepath.Join(inc, "torch", "csrc", "api", "include")}}
+	f := flavor{root: libtorch, std: "c++17", includes: []string{"-I" + inc, "-I" + filepath.Join(inc, "torch", "csrc", "api", "include")}}
+	// Newer libtorch headers refuse anything older than C++20 with an #error.
+	for _, h := range []string{filepath.Join(inc, "ATen", "ATen.h"), filepath.Join(inc, "c10", "macros", "Macros.h"), filepath.Join(inc, "torch", "csrc", "api", "include", "torch", "all.h")} {
+		if b, err := os.ReadFile(h); err == nil && bytes.Contains(b, []byte("C++20 or later")) {
+			f.std = "c++20"
+		}
+	}
 	// --no-as-needed: nothing references torch_cuda directly, yet it must be
 	// loaded for its static initialisers to register the CUDA backend.
 	f.ldflags = []string{"-L" + lib, "-Wl,-rpath," + lib, "-Wl,--no-as-needed", "-lstdc++", "-ltorch", "-lc10", "-ltorch_cpu"}
@@ -126,7 +135,7 @@ func run(src, dst, libtorch string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("gotchprep: prepared %s (libtorch %s, cuda=%v, %d wrappers stubbed)\n", dst, fl.root, fl.cuda, len(stubbed))
+	fmt.Printf("gotchprep: prepared %s (libtorch %s, cuda=%v, cxx11abi=%d, -std=%s, %d wrappers stubbed)\n", dst, fl.root, fl.cuda, fl.cxx11ABI, fl.std, len(stubbed))
 	if err := os.WriteFile(filepath.Join(dst, "STUBBED.txt"), []byte(strings.Join(stubbed, "\n")+"\n"), 0o644); err != nil {
 		return err
 	}
@@ -135,7 +144,7 @@ func run(src, dst, libtorch string) error {
 
 func stampOf(src string, fl flavor) string {
 	h := sha256.New()
-	fmt.Fprintln(h, prepVersion, src, fl.root, fl.cuda, fl.cxx11ABI, strings.Join(fl.includes, " "), strings.Join(fl.ldflags, " "))
+	fmt.Fprintln(h, prepVersion, src, fl.root, fl.cuda, fl.cxx11ABI, fl.std, strings.Join(fl.includes, " "), strings.Join(fl.ldflags, " "))
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -148,7 +157,7 @@ func cgoFlags(fl flavor) string {
 	fmt.Fprintf(&b, "// #cgo CFLAGS: -I${SRCDIR} -O1 -g0 -w %s\n", abi)
 	// -O1 -g0: the generated wrappers are thin calls into libtorch; -O3 -g
 	// doubles compile time and memory for no measurable runtime gain.
-	fmt.Fprintf(&b, "// #cgo CXXFLAGS: -std=c++17 -I${SRCDIR} -O1 -g0 -w %s %s\n", abi, strings.Join(fl.includes, " "))
+	fmt.Fprintf(&b, "// #cgo CXXFLAGS: -std=%s -I${SRCDIR} -O1 -g0 -w %s %s\n", fl.std, abi, strings.Join(fl.includes, " "))
 	b.WriteString("import \"C\"\n")
 	return b.String()
 }
@@ -175,9 +184,18 @@ void electra_set_deterministic(int on) { at::globalContext().setDeterministicAlg
 // outermost region ends (the weights change at the next optimizer step).
 // device 0 is the CPU, 1 CUDA; dtype 0 bfloat16, 1 float16. enter returns
 // the previous enabled state for exit to restore.
+#if defined(TORCH_VERSION_MAJOR) && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+#define ELECTRA_AUTOCAST_BY_DEVICE 1
+#endif
 int electra_autocast_enter(int device, int dtype) {
   at::ScalarType t = dtype == 1 ? at::kHalf : at::kBFloat16;
   int prev;
+#ifdef ELECTRA_AUTOCAST_BY_DEVICE
+  at::DeviceType d = device == 1 ? at::kCUDA : at::kCPU;
+  prev = at::autocast::is_autocast_enabled(d);
+  at::autocast::set_autocast_dtype(d, t);
+  at::autocast::set_autocast_enabled(d, true);
+#else
   if (device == 1) {
     prev = at::autocast::is_enabled();
     at::autocast::set_autocast_gpu_dtype(t);
@@ -187,19 +205,27 @@ int electra_autocast_enter(int device, int dtype) {
     at::autocast::set_autocast_cpu_dtype(t);
     at::autocast::set_cpu_enabled(true);
   }
+#endif
   at::autocast::increment_nesting();
   return prev;
 }
 void electra_autocast_exit(int device, int prev) {
+#ifdef ELECTRA_AUTOCAST_BY_DEVICE
+  at::autocast::set_autocast_enabled(device == 1 ? at::kCUDA : at::kCPU, prev != 0);
+#else
   if (device == 1) at::autocast::set_enabled(prev != 0);
   else at::autocast::set_cpu_enabled(prev != 0);
+#endif
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
 }
 }
 `
 
 var (
-	errLine = regexp.MustCompile(`^([^:]+):(\d+):\d+: error:`)
+	errLine = regexp.MustCompile(`^([^:]+):(\d+):\d+: (?:fatal )?error:`)
+	// An error inside a libtorch template names our call site only in the
+	// instantiation trace above it.
+	reqLine = regexp.MustCompile(`^([^:]+):(\d+):\d+:\s+required from`)
 	funcHdr = regexp.MustCompile(`^[A-Za-z_][\w:<>\s\*,]*?\b(at[a-z]*_\w+)\s*\(`)
 )
 
@@ -209,7 +235,8 @@ var (
 func stubUncompilable(dir string, fl flavor) ([]string, error) {
 	var all []string
 	for pass := 0; pass < 6; pass++ {
-		args := []string{"-fsyntax-only", "-std=c++17", "-w", "-D_GLIBCXX_USE_CXX11_ABI=" + strconv.Itoa(fl.cxx11ABI), "-I" + dir}
+		start := time.Now()
+		args := []string{"-fsyntax-only", "-std=" + fl.std, "-w", "-D_GLIBCXX_USE_CXX11_ABI=" + strconv.Itoa(fl.cxx11ABI), "-I" + dir}
 		args = append(args, fl.includes...)
 		if fl.root == "/usr" {
 			args = append(args, "-I/usr/include/torch/csrc/api/include")
@@ -217,17 +244,23 @@ func stubUncompilable(dir string, fl flavor) ([]string, error) {
 		args = append(args, "-x", "c++", filepath.Join(dir, "torch_api.cpp"))
 		cmd := exec.Command("g++", args...)
 		out, err := cmd.CombinedOutput()
+		_ = os.WriteFile(filepath.Join(filepath.Dir(dir), fmt.Sprintf("gotchprep-pass%d.log", pass+1)), out, 0o644)
 		if err == nil {
+			fmt.Printf("gotchprep: syntax pass %d clean in %.1fs\n", pass+1, time.Since(start).Seconds())
 			sort.Strings(all)
 			return all, nil
 		}
 		bad := map[string]map[int]bool{}
+		viaReq := 0
 		sc := bufio.NewScanner(bytes.NewReader(out))
 		sc.Buffer(make([]byte, 1<<20), 1<<24)
 		for sc.Scan() {
 			m := errLine.FindStringSubmatch(sc.Text())
 			if m == nil {
-				continue
+				if m = reqLine.FindStringSubmatch(sc.Text()); m == nil {
+					continue
+				}
+				viaReq++
 			}
 			file := m[1]
 			if !filepath.IsAbs(file) {
@@ -245,6 +278,11 @@ func stubUncompilable(dir string, fl flavor) ([]string, error) {
 		if len(bad) == 0 {
 			return nil, fmt.Errorf("g++ failed without errors we can attribute to a wrapper:\n%s", tail(out, 4000))
 		}
+		nbad := 0
+		for _, lines := range bad {
+			nbad += len(lines)
+		}
+		fmt.Printf("gotchprep: syntax pass %d: %d error lines in our files (%d from instantiation traces) in %.1fs\n", pass+1, nbad, viaReq, time.Since(start).Seconds())
 		for file, lines := range bad {
 			names, err := stubFunctions(file, lines)
 			if err != nil {
@@ -272,11 +310,31 @@ func stubFunctions(file string, badLines map[int]bool) ([]string, error) {
 	var names []string
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
-		if !(len(l) > 0 && l[0] != ' ' && l[0] != '#' && l[0] != '/' && strings.HasSuffix(strings.TrimSpace(l), "{") && strings.Contains(l, "(")) {
+		if badLines[i+1] && strings.HasPrefix(strings.TrimSpace(l), "#include") {
+			names = append(names, "include:"+strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "#include")))
+			out = append(out, "// removed by scripts/gotchprep (not in this libtorch): "+l)
+			continue
+		}
+		// A function starts at a column-0 line with '(' and its body at the
+		// first line ending in '{' (the signature may wrap over a few lines).
+		hdrEnd := -1
+		if len(l) > 0 && l[0] != ' ' && l[0] != '#' && l[0] != '/' && strings.Contains(l, "(") {
+			for k := i; k < len(lines) && k < i+6; k++ {
+				t := strings.TrimSpace(lines[k])
+				if strings.HasSuffix(t, "{") {
+					hdrEnd = k
+					break
+				}
+				if strings.Contains(t, ";") || strings.HasSuffix(t, "}") || t == "" {
+					break
+				}
+			}
+		}
+		if hdrEnd < 0 {
 			out = append(out, l)
 			continue
 		}
-		end := i + 1
+		end := hdrEnd + 1
 		for end < len(lines) && lines[end] != "}" {
 			end++
 		}
@@ -302,7 +360,7 @@ func stubFunctions(file string, badLines map[int]bool) ([]string, error) {
 			name = m[1]
 		}
 		names = append(names, name)
-		out = append(out, l)
+		out = append(out, lines[i:hdrEnd+1]...)
 		out = append(out, fmt.Sprintf("  PROTECT(throw std::runtime_error(\"gotch %s: not available in this libtorch build (stubbed by scripts/gotchprep)\");)", name))
 		if !strings.HasPrefix(l, "void ") {
 			out = append(out, "  return {};")
