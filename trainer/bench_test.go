@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"bufio"
+	"cmp"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -9,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sugarme/gotch"
 
 	"github.com/electra-go/electra/trainer/torch"
 )
@@ -27,8 +26,22 @@ func BenchmarkTrainStepSmall(b *testing.B) {
 		threads = v
 	}
 	torch.SetThreads(threads)
+	// ELECTRA_BENCH_DEVICE, _BATCH and _PRECISION time the same step on a
+	// GPU (docs/gpu.md has the figures beside PyTorch eager's).
+	size := 32
+	if v, err := strconv.Atoi(os.Getenv("ELECTRA_BENCH_BATCH")); err == nil && v > 0 {
+		size = v
+	}
+	dev, err := torch.Device(cmp.Or(os.Getenv("ELECTRA_BENCH_DEVICE"), "cpu"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	prec, err := torch.ParsePrecision(cmp.Or(os.Getenv("ELECTRA_BENCH_PRECISION"), "fp32"), dev)
+	if err != nil {
+		b.Fatal(err)
+	}
 	c, _ := Preset("small")
-	const size, seq = 32, 128
+	const seq = 128
 	rng := rand.New(rand.NewPCG(1, 1))
 	batch := Batch{Size: size, SeqLen: seq, IDs: make([]int32, size*seq), Segments: make([]int8, size*seq), Lengths: make([]int16, size)}
 	for e := range size {
@@ -38,11 +51,12 @@ func BenchmarkTrainStepSmall(b *testing.B) {
 		}
 		batch.IDs[e*seq], batch.IDs[e*seq+seq-1] = c.Tokens.CLS, c.Tokens.SEP
 	}
-	tr, err := NewTrainer(c, gotch.CPU, 1, Schedule{Peak: 1e-4, Total: 1 << 30}, DefaultAdam())
+	tr, err := NewTrainer(c, dev, 1, Schedule{Peak: 1e-4, Total: 1 << 30}, DefaultAdam())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tr.Close()
+	tr.Model.Precision = prec
 	if _, err := tr.Step(batch, ""); err != nil { // warm-up: allocator, thread pool
 		b.Fatal(err)
 	}

@@ -91,7 +91,7 @@ def gen_config(cfg):
 
 def objective(p, cfg, ids, masked, segments, lengths, positions, targets, sampled, train):
     B, L = ids.shape
-    input_mask = (torch.arange(L)[None, :] < lengths[:, None]).float()
+    input_mask = (torch.arange(L, device=ids.device)[None, :] < lengths[:, None]).float()
     mask_add = ((1.0 - input_mask) * -10000.0)[:, None, None, :]
     # generator on the masked input, logits at masked positions only
     h = encoder(p, "generator.electra", gen_config(cfg), embeddings(p, cfg, masked, segments, train), mask_add, train)
@@ -160,7 +160,10 @@ def parity(inp, out):
     print(json.dumps(diffs))
 
 
-def bench(cfg_path, batch, seq, steps, threads):
+def bench(cfg_path, batch, seq, steps, threads, device="cpu", precision="fp32"):
+    """Times training steps as ours does: forward passes in bf16 autocast
+    when asked (backward, optimizer and losses fp32), on device; a step ends
+    when its result is on the host (our Step returns its losses)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = json.load(open(cfg_path))
@@ -199,6 +202,7 @@ def bench(cfg_path, batch, seq, steps, threads):
     p["generator.generator_lm_head.bias"] = torch.zeros(V)
     lin("discriminator.discriminator_predictions.dense", H, H)
     lin("discriminator.discriminator_predictions.dense_prediction", H, 1)
+    p = {k: v.to(device) for k, v in p.items()}
     for v in p.values():
         v.requires_grad_(True)
     names = list(p)
@@ -214,14 +218,18 @@ def bench(cfg_path, batch, seq, steps, threads):
     masked = ids.reshape(-1).clone()
     masked[positions] = 103
     masked = masked.view(batch, seq)
+    ids, masked, segments, lengths, positions, targets = (t.to(device) for t in (ids, masked, segments, lengths, positions, targets))
+    dev = torch.device(device)
     times = []
     for _ in range(steps + 1):  # the first step warms up allocator and threads
         t0 = time.perf_counter()
-        loss, *_ = objective(p, cfg, ids, masked, segments, lengths, positions, targets, None, True)
-        loss.backward()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss, *_ = objective(p, cfg, ids, masked, segments, lengths, positions, targets, None, True)
+        loss.float().backward()
         adam_step(p, names, 1e-4, opt, state)
         for v in p.values():
             v.grad = None
+        loss.item()
         times.append(time.perf_counter() - t0)
     import resource
     print(json.dumps({"step_seconds": times[1:],
@@ -232,6 +240,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "parity":
         parity(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "bench":
-        bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+        bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), *sys.argv[7:9])
     else:
-        sys.exit("usage: electra_ref.py parity IN OUT | bench CONFIG BATCH SEQ STEPS THREADS")
+        sys.exit("usage: electra_ref.py parity IN OUT | bench CONFIG BATCH SEQ STEPS THREADS [DEVICE [fp32|bf16]]")
