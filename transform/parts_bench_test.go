@@ -41,6 +41,22 @@ func BenchmarkStageParts(b *testing.B) {
 	perToken := func(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(tokens), "ns/token")
 	}
+	// besideAlone runs WordPiece alone over the text, then pass, b.N
+	// times, and reports both per token and their ratio.
+	besideAlone := func(b *testing.B, pass func()) {
+		var alone, all time.Duration
+		for range b.N {
+			_, cpu := tokenizeAlone(tok, docs)
+			alone += cpu
+			cpu0 := cpuTime()
+			pass()
+			all += cpuTime() - cpu0
+		}
+		n := float64(b.N) * float64(tokens)
+		b.ReportMetric(float64(alone.Nanoseconds())/n, "alone-ns/token")
+		b.ReportMetric(float64(all.Nanoseconds())/n, "ns/token")
+		b.ReportMetric(alone.Seconds()/all.Seconds(), "ratio")
+	}
 
 	// all: the stage's steps in sequence on one goroutine, without Kafka
 	// (decode, tokenize, pack, shuffle, encode), each pass beside one of
@@ -66,11 +82,7 @@ func BenchmarkStageParts(b *testing.B) {
 				}
 			}
 		}
-		var alone, all time.Duration
-		for range b.N {
-			_, cpu := tokenizeAlone(tok, docs)
-			alone += cpu
-			cpu0 := cpuTime()
+		besideAlone(b, func() {
 			packChunks(tokenizeEach, pk, false, func(examples []schemas.Example) {
 				for i := 0; i < len(examples); i += 1024 {
 					if out, err = enc.AppendEncode(out[:0], examples[i:min(i+1024, len(examples))]); err != nil {
@@ -78,12 +90,7 @@ func BenchmarkStageParts(b *testing.B) {
 					}
 				}
 			})
-			all += cpuTime() - cpu0
-		}
-		n := float64(b.N) * float64(tokens)
-		b.ReportMetric(float64(alone.Nanoseconds())/n, "alone-ns/token")
-		b.ReportMetric(float64(all.Nanoseconds())/n, "ns/token")
-		b.ReportMetric(alone.Seconds()/all.Seconds(), "ratio")
+		})
 	})
 
 	// run: Stage.Run, with its goroutines and queues, over the documents
@@ -91,25 +98,16 @@ func BenchmarkStageParts(b *testing.B) {
 	// out), the batches encoded and dropped: the end-to-end benchmark
 	// without the Kafka client and broker.
 	b.Run("run", func(b *testing.B) {
-		var alone, all time.Duration
-		for range b.N {
-			_, cpu := tokenizeAlone(tok, docs)
-			alone += cpu
-			st, err := New(Config{MaxSeqLength: 128, Workers: 1, Logger: quiet}, tok)
-			if err != nil {
-				b.Fatal(err)
-			}
-			enc, _ := schemas.NewExamplesEncoder(st.Meta())
-			cpu0 := cpuTime()
+		st, err := New(Config{MaxSeqLength: 128, Workers: 1, Logger: quiet}, tok)
+		if err != nil {
+			b.Fatal(err)
+		}
+		enc, _ := schemas.NewExamplesEncoder(st.Meta())
+		besideAlone(b, func() {
 			if err := st.Run(context.Background(), &memInput{values: values}, &encodeOutput{enc: enc}); err != nil {
 				b.Fatal(err)
 			}
-			all += cpuTime() - cpu0
-		}
-		n := float64(b.N) * float64(tokens)
-		b.ReportMetric(float64(alone.Nanoseconds())/n, "alone-ns/token")
-		b.ReportMetric(float64(all.Nanoseconds())/n, "ns/token")
-		b.ReportMetric(alone.Seconds()/all.Seconds(), "ratio")
+		})
 	})
 
 	b.Run("decode", func(b *testing.B) {
