@@ -26,8 +26,9 @@ func BenchmarkTrainStepSmall(b *testing.B) {
 		threads = v
 	}
 	torch.SetThreads(threads)
-	// ELECTRA_BENCH_DEVICE, _BATCH and _PRECISION time the same step on a
-	// GPU (docs/gpu.md has the figures beside PyTorch eager's).
+	// ELECTRA_BENCH_DEVICE, _BATCH, _PRECISION and _PRESET time the same
+	// step on a GPU, or another model at its own sequence length (docs/gpu.md
+	// has the figures beside PyTorch eager's).
 	size := 32
 	if v, err := strconv.Atoi(os.Getenv("ELECTRA_BENCH_BATCH")); err == nil && v > 0 {
 		size = v
@@ -40,12 +41,15 @@ func BenchmarkTrainStepSmall(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, _ := Preset("small")
-	const seq = 128
+	c, err := Preset(cmp.Or(os.Getenv("ELECTRA_BENCH_PRESET"), "small"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	seq := c.SeqLen
 	rng := rand.New(rand.NewPCG(1, 1))
 	batch := Batch{Size: size, SeqLen: seq, IDs: make([]int32, size*seq), Segments: make([]int8, size*seq), Lengths: make([]int16, size)}
 	for e := range size {
-		batch.Lengths[e] = seq
+		batch.Lengths[e] = int16(seq)
 		for i := range seq {
 			batch.IDs[e*seq+i] = int32(1000 + rng.IntN(c.VocabSize-1000))
 		}
