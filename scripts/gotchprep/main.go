@@ -244,6 +244,9 @@ func stubUncompilable(dir string, fl flavor) ([]string, error) {
 		args = append(args, "-x", "c++", filepath.Join(dir, "torch_api.cpp"))
 		cmd := exec.Command("g++", args...)
 		out, err := cmd.CombinedOutput()
+		// Each pass's compiler output stays beside the prepared copy for
+		// whoever has to find out why a wrapper was stubbed; failing to
+		// keep it must not fail the preparation.
 		_ = os.WriteFile(filepath.Join(filepath.Dir(dir), fmt.Sprintf("gotchprep-pass%d.log", pass+1)), out, 0o644)
 		if err == nil {
 			fmt.Printf("gotchprep: syntax pass %d clean in %.1fs\n", pass+1, time.Since(start).Seconds())
