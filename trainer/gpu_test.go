@@ -76,18 +76,10 @@ func TestGPUForwardMatchesCPU(t *testing.T) {
 	type logits struct{ gen, disc *ts.Tensor }
 	run := func(s *torch.Scope, m *Model, p torch.Precision) (logits, bool) {
 		defer torch.NoGrad()()
-		dev := m.Device
-		bl := []int64{int64(b.Size), int64(b.SeqLen)}
-		ids := s.Keep(int64Tensor(widen(b.IDs), bl, dev))
-		masked := s.Keep(int64Tensor(widen(mk.IDs), bl, dev))
-		seg := s.Keep(int64Tensor(widen(b.Segments), bl, dev))
-		pos := s.Keep(int64Tensor(mk.Positions, []int64{int64(len(mk.Positions))}, dev))
-		im := s.Keep(float32Tensor(inputMask(b), bl, dev))
-		add := s.Keep(mulAdd(im, 10000, -10000, false))
-		add = s.Keep(add.MustView([]int64{bl[0], 1, 1, bl[1]}, false))
-		end := torch.Autocast(dev, p)
-		g := m.Generator.Forward(s, masked, seg, add, pos, false)
-		d := m.Discriminator.Forward(s, ids, seg, add, false)
+		in := batchInputs(s, b, mk, m.Device)
+		end := torch.Autocast(m.Device, p)
+		g := m.Generator.Forward(s, in.masked, in.segments, in.maskAdd, in.positions, false)
+		d := m.Discriminator.Forward(s, in.original, in.segments, in.maskAdd, false)
 		low := torch.IsBFloat16(g)
 		end()
 		return logits{g, d}, low

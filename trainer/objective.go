@@ -31,16 +31,9 @@ type Outputs struct {
 func (m *Model) Objective(s *torch.Scope, b Batch, mk Masked, train bool) *Outputs {
 	c, dev := m.Config, m.Device
 	bl := []int64{int64(b.Size), int64(b.SeqLen)}
-	n := []int64{int64(len(mk.Positions))}
-
-	original := s.Keep(int64Tensor(widen(b.IDs), bl, dev))                 // [B, L]
-	masked := s.Keep(int64Tensor(widen(mk.IDs), bl, dev))                  // [B, L]
-	segments := s.Keep(int64Tensor(widen(b.Segments), bl, dev))            // [B, L]
-	positions := s.Keep(int64Tensor(mk.Positions, n, dev))                 // [N]
-	targets := s.Keep(int64Tensor(mk.Originals, n, dev))                   // [N]
-	inputMask := s.Keep(float32Tensor(inputMask(b), bl, dev))              // [B, L]
-	maskAdd := s.Keep(mulAdd(inputMask, 10000, -10000, false))             // 0 real, -1e4 pad
-	maskAdd = s.Keep(maskAdd.MustView([]int64{bl[0], 1, 1, bl[1]}, false)) // [B, 1, 1, L]
+	in := batchInputs(s, b, mk, dev)
+	original, masked, segments, positions, targets := in.original, in.masked, in.segments, in.positions, in.targets
+	inputMask, maskAdd := in.inputMask, in.maskAdd
 	none := s.Keep(undefined())
 
 	// 1. The generator predicts the masked tokens (MLM). Under BF16 the
@@ -85,6 +78,32 @@ func (m *Model) Objective(s *torch.Scope, b Batch, mk Masked, train bool) *Outpu
 		GenLogits: genLogits, Targets: targets, Sampled: sampled, Corrupted: corrupted,
 		Labels: labels, InputMask: inputMask, DiscLogits: discLogits32,
 	}
+}
+
+// inputs are a batch and its masking as the networks take them, on one
+// device.
+type inputs struct {
+	original, masked, segments *ts.Tensor // [B, L] int64
+	positions, targets         *ts.Tensor // [N] int64
+	inputMask                  *ts.Tensor // [B, L] float, 1 on non-pad tokens
+	maskAdd                    *ts.Tensor // [B, 1, 1, L]: 0 on real tokens, -1e4 on pad
+}
+
+// batchInputs copies b and mk to dev; the tensors belong to s.
+func batchInputs(s *torch.Scope, b Batch, mk Masked, dev gotch.Device) inputs {
+	bl := []int64{int64(b.Size), int64(b.SeqLen)}
+	n := []int64{int64(len(mk.Positions))}
+	in := inputs{
+		original:  s.Keep(int64Tensor(widen(b.IDs), bl, dev)),
+		masked:    s.Keep(int64Tensor(widen(mk.IDs), bl, dev)),
+		segments:  s.Keep(int64Tensor(widen(b.Segments), bl, dev)),
+		positions: s.Keep(int64Tensor(mk.Positions, n, dev)),
+		targets:   s.Keep(int64Tensor(mk.Originals, n, dev)),
+		inputMask: s.Keep(float32Tensor(inputMask(b), bl, dev)),
+	}
+	add := s.Keep(mulAdd(in.inputMask, 10000, -10000, false))
+	in.maskAdd = s.Keep(add.MustView([]int64{bl[0], 1, 1, bl[1]}, false))
+	return in
 }
 
 // gumbelSample draws one token per row of logits [N, V] from
