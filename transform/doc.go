@@ -79,5 +79,7 @@
 // one goroutine over documents in memory reach 0.73-0.76 of WordPiece
 // alone; a fresh copy of each document, as a Kafka client hands it out,
 // takes that to ~0.69; Stage.Run, with its goroutines and queues, to
-// 0.63-0.67; the Kafka client and a broker on the same machine to ~0.60.
+// 0.63-0.72; the Kafka client and a broker on the same 2-core machine to
+// 0.39-0.74 (single runs within one make bench on 2026-12-04, median
+// 0.46; other runs that day 0.49-0.69).
 package transform

@@ -35,13 +35,15 @@
 # steps, its concurrency, or the Kafka client.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-out=$(go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -count "${BENCHCOUNT:-5}" ./transform/ 2>&1) || { echo "$out"; exit 1; }
-echo "$out" | grep -E '^Benchmark'
-echo "$out" | awk '
+# The median of a[1..n], for both reports below.
+median='
   function median(a, n,   i, j, t) {
     for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
     return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-  }
+  }'
+out=$(go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -count "${BENCHCOUNT:-5}" ./transform/ 2>&1) || { echo "$out"; exit 1; }
+echo "$out" | grep -E '^Benchmark'
+echo "$out" | awk "$median"'
   /^BenchmarkEndToEnd/ {
     n++
     for (i = 1; i < NF; i++) {
@@ -69,8 +71,7 @@ echo "$out" | awk '
     printf "best of %d runs each: end to end %.0f, alone %.0f tokens/s per core, ratio %.2f\n", n, be, bt, be / bt
   }'
 out=$(go test -run '^$' -bench '^BenchmarkStageParts/(all|run)$' -benchtime 5x -count 3 -cpu 1 ./transform/ 2>&1) || { echo "$out"; exit 1; }
-echo "$out" | awk '
-  function median3(a) { return a[1] < a[2] ? (a[2] < a[3] ? a[2] : (a[1] < a[3] ? a[3] : a[1])) : (a[1] < a[3] ? a[1] : (a[2] < a[3] ? a[3] : a[2])) }
+echo "$out" | awk "$median"'
   /^BenchmarkStageParts\/(all|run)/ {
     k = ($1 ~ /all/) ? "all" : "run"
     for (i = 1; i < NF; i++) if ($(i+1) == "ratio") r[k, ++n[k]] = $i
@@ -78,5 +79,5 @@ echo "$out" | awk '
   END {
     if (n["all"] != 3 || n["run"] != 3) { print "transform bench: missing StageParts figures"; exit 1 }
     for (i = 1; i <= 3; i++) { a[i] = r["all", i]; b[i] = r["run", i] }
-    printf "without Kafka: steps in sequence / tokenizer = %.2f; Stage.Run in memory / tokenizer = %.2f  (medians of 3)\n", median3(a), median3(b)
+    printf "without Kafka: steps in sequence / tokenizer = %.2f; Stage.Run in memory / tokenizer = %.2f  (medians of 3)\n", median(a, 3), median(b, 3)
   }'
