@@ -269,7 +269,7 @@ func TestStageRecordedCuts(t *testing.T) {
 				t.Fatal(err)
 			}
 			in := &cutInput{scriptedInput: &scriptedInput{recs: make(chan Record)}, cutErr: tc.cutErr}
-			in.active.Store(true)
+			in.owner.Store(1) // the generation of every record below
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			done := make(chan error, 1)

@@ -13,12 +13,13 @@ import (
 )
 
 // scriptedInput replays records from a channel (closed = end of input) and
-// records commits; active mimics a consumer group's generation state.
+// records commits; owner mimics a consumer group's state: the generation
+// that owns the partitions now (0 while a new one is being negotiated).
 type scriptedInput struct {
 	recs    chan Record
 	mu      sync.Mutex
 	commits []Position
-	active  atomic.Bool
+	owner   atomic.Int32
 }
 
 func (s *scriptedInput) Next(ctx context.Context) (Record, error) {
@@ -40,7 +41,7 @@ func (s *scriptedInput) Commit(_ context.Context, p Position) error {
 	return nil
 }
 
-func (s *scriptedInput) Active(int32) bool { return s.active.Load() }
+func (s *scriptedInput) Active(g int32) bool { return s.owner.Load() == g }
 
 type chunkLog struct {
 	mu     sync.Mutex
@@ -95,8 +96,8 @@ func TestStageRebalanceRules(t *testing.T) {
 		}
 	}
 	// Generation 1 revoked while partition 0 holds offsets 0..3: idle must
-	// not seal them (another member will rebuild them).
-	in.active.Store(false)
+	// not seal them (another member will rebuild them), neither while the
+	// next generation is negotiated nor once it owns the partitions.
 	send(docRecord(t, 0, 0, 1), docRecord(t, 0, 1, 1), docRecord(t, 0, 2, 1), docRecord(t, 0, 3, 1))
 	time.Sleep(400 * time.Millisecond)
 	if ids := out.ids(); len(ids) != 0 {
@@ -104,7 +105,7 @@ func TestStageRebalanceRules(t *testing.T) {
 	}
 	// Generation 2 redelivers partition 0 from its committed offset 1; a
 	// late record of generation 1 is ignored.
-	in.active.Store(true)
+	in.owner.Store(2)
 	send(docRecord(t, 0, 1, 2), docRecord(t, 0, 4, 1), docRecord(t, 0, 2, 2), docRecord(t, 1, 7, 2))
 	// Idle seals both partitions' chunks.
 	waitLog := func(n int) {
