@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -96,11 +97,11 @@ func NewKafkaInput(ctx context.Context, cfg KafkaInputConfig) (*KafkaInput, erro
 		return nil, err
 	}
 	in := &KafkaInput{cfg: cfg, group: g, client: client, recs: make(chan Record, 256), errc: make(chan error, 1)}
-	go in.loop(ctx, dialer)
+	go in.loop(ctx)
 	return in, nil
 }
 
-func (in *KafkaInput) loop(ctx context.Context, dialer *kafka.Dialer) {
+func (in *KafkaInput) loop(ctx context.Context) {
 	for {
 		gen, err := in.group.Next(ctx)
 		if err != nil {
@@ -125,23 +126,33 @@ func (in *KafkaInput) loop(ctx context.Context, dialer *kafka.Dialer) {
 		for _, a := range assigned {
 			a := a
 			gen.Start(func(gctx context.Context) {
-				in.fetch(gctx, gen.ID, a, dialer)
+				in.fetch(gctx, gen.ID, a)
 			})
 		}
 	}
 }
 
-func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAssignment, dialer *kafka.Dialer) {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   in.cfg.Broker.Brokers,
-		Topic:     in.cfg.Topic,
-		Partition: a.ID,
-		Dialer:    dialer,
-		MinBytes:  1,
-		MaxBytes:  broker.MaxMessageBytes,
-		MaxWait:   250 * time.Millisecond,
-	})
-	defer r.Close()
+// fetchBytes bounds a fetch response. The response sits in memory until
+// its last record is handed to the stage; a few dozen documents cover the
+// round trip to the broker. A record batch larger than this still comes,
+// alone (brokers return at least one batch).
+const fetchBytes = 1 << 20
+
+// fetch reads partition a from its committed offset until the generation
+// ends. It fetches with kafka-go's protocol-level Client rather than a
+// kafka.Reader: the Reader allocates every message value afresh, a
+// document's worth of garbage per record (half of what a transform worker
+// allocated; most values are large objects, whose pages the runtime
+// returns to the kernel between collections and then faults in again),
+// where the Client's responses sit in pooled pages that the values are
+// copied out of, into buffers the stage hands back (Recycle).
+func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAssignment) {
+	client, err := in.cfg.Broker.Client()
+	if err != nil {
+		in.cfg.Logger.Error("transform: cannot fetch", "partition", a.ID, "err", err)
+		return
+	}
+	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	off := a.Offset
 	if off < 0 {
 		off = kafka.FirstOffset
@@ -150,6 +161,7 @@ func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAss
 	// fetch waits for it: starting without it could seal that chunk on
 	// idle elsewhere and republish its examples under other ids.
 	var cut Cut
+	cutAt := off
 	if off >= 0 {
 		var ok bool
 		if cut, ok = in.recordedCut(ctx, a.ID, off); !ok {
@@ -159,26 +171,114 @@ func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAss
 			in.cfg.Logger.Info("transform: the chunk at the committed offset was sealed on idle; sealing it at the same record", "topic", in.cfg.Topic, "partition", a.ID, "from", off, "through", cut.Through)
 		}
 	}
-	if err := r.SetOffset(off); err != nil {
-		in.cfg.Logger.Error("transform: cannot seek", "partition", a.ID, "offset", off, "err", err)
-		return
-	}
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				in.cfg.Logger.Warn("transform: fetch failed", "partition", a.ID, "err", err)
-			}
-			return
-		}
-		rec := Record{Position: Position{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Generation: gen}, Key: m.Key, Value: m.Value}
-		if m.Offset == off {
-			rec.Cut = cut
-		}
+	backoff := func(d *time.Duration) bool {
 		select {
-		case in.recs <- rec:
 		case <-ctx.Done():
+			return false
+		case <-time.After(*d):
+		}
+		*d = min(2**d, 5*time.Second)
+		return true
+	}
+	wait := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		res, err := client.Fetch(ctx, &kafka.FetchRequest{
+			Topic: in.cfg.Topic, Partition: a.ID, Offset: off,
+			MinBytes: 1, MaxBytes: fetchBytes, MaxWait: 250 * time.Millisecond,
+		})
+		if err == nil {
+			err = res.Error
+		}
+		switch {
+		case ctx.Err() != nil:
 			return
+		case errors.Is(err, kafka.OffsetOutOfRange) && off >= 0 && res != nil && res.LogStartOffset > off:
+			// Retention deleted records before anyone transformed them;
+			// nothing can bring them back.
+			in.cfg.Logger.Warn("transform: records were deleted from the log before they were transformed; going on from the log's start", "topic", in.cfg.Topic, "partition", a.ID, "offset", off, "log start", res.LogStartOffset)
+			off = res.LogStartOffset
+			continue
+		case err != nil:
+			// A moved leader, a broker restart, an offset past the end
+			// (the log was truncated or recreated): kafka.Reader retries
+			// these forever, and so does this.
+			in.cfg.Logger.Warn("transform: fetch failed; retrying", "topic", in.cfg.Topic, "partition", a.ID, "offset", off, "err", err)
+			if !backoff(&wait) {
+				return
+			}
+			continue
+		}
+		wait = 100 * time.Millisecond
+		for {
+			r, err := res.Records.ReadRecord()
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					in.cfg.Logger.Warn("transform: reading a fetch response failed; fetching again", "topic", in.cfg.Topic, "partition", a.ID, "offset", off, "err", err)
+				}
+				break
+			}
+			// A response may start with records of a batch before off.
+			if off >= 0 && r.Offset < off {
+				closeBytes(r.Key, r.Value)
+				continue
+			}
+			rec, err := in.record(r, gen, a.ID)
+			if err != nil {
+				in.cfg.Logger.Warn("transform: reading a record failed; fetching again", "topic", in.cfg.Topic, "partition", a.ID, "offset", r.Offset, "err", err)
+				break
+			}
+			if r.Offset == cutAt {
+				rec.Cut = cut
+			}
+			select {
+			case in.recs <- rec:
+				off = r.Offset + 1
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// record copies the value and key of r into one buffer of the pool, the
+// value first: Recycle finds the buffer from the value's capacity.
+func (in *KafkaInput) record(r *kafka.Record, gen int32, partition int) (Record, error) {
+	defer closeBytes(r.Key, r.Value)
+	nk, nv := bytesLen(r.Key), bytesLen(r.Value)
+	buf := recordBufs.get(nv + nk)
+	if nv > 0 {
+		if _, err := io.ReadFull(r.Value, buf[:nv]); err != nil {
+			return Record{}, err
+		}
+	}
+	if nk > 0 {
+		if _, err := io.ReadFull(r.Key, buf[nv:]); err != nil {
+			return Record{}, err
+		}
+	}
+	return Record{
+		Position: Position{Topic: in.cfg.Topic, Partition: partition, Offset: r.Offset, Generation: gen},
+		Value:    buf[:nv], Key: buf[nv : nv+nk : nv+nk],
+	}, nil
+}
+
+// Recycle implements Recycler.
+func (in *KafkaInput) Recycle(rec Record) {
+	recordBufs.put(rec.Value[:cap(rec.Value)])
+}
+
+func bytesLen(b kafka.Bytes) int {
+	if b == nil {
+		return 0
+	}
+	return b.Len()
+}
+
+// closeBytes hands a record's pages back to kafka-go's pool.
+func closeBytes(bs ...kafka.Bytes) {
+	for _, b := range bs {
+		if b != nil {
+			b.Close()
 		}
 	}
 }

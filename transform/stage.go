@@ -75,6 +75,13 @@ type CutRecorder interface {
 	RecordCut(ctx context.Context, first, through Position) error
 }
 
+// Recycler is an Input that reuses the memory of its records: the stage
+// calls Recycle once it is done with a record's Key and Value (after
+// decoding and tokenizing it), and does not touch them afterwards.
+type Recycler interface {
+	Recycle(Record)
+}
+
 // ErrFenced means a consumer-group generation has lost its partitions: its
 // commits are refused, and whatever it has not committed will be
 // delivered to the partitions' new owner.
@@ -322,13 +329,21 @@ func (s *Stage) Run(ctx context.Context, in Input, out Output) error {
 	}()
 
 	// Tokenizers.
+	recycler, _ := in.(Recycler)
 	for w := 0; w < s.cfg.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var scratch []byte
 			for j := range jobs {
-				j.done <- s.tokenize(j.rec, &scratch)
+				t := s.tokenize(j.rec, &scratch)
+				// The document's text is tokenized, and what the chunk
+				// keeps of it (ids, source, dead letters) are copies.
+				t.rec.Key, t.rec.Value = nil, nil
+				if recycler != nil {
+					recycler.Recycle(j.rec)
+				}
+				j.done <- t
 			}
 		}()
 	}
