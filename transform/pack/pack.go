@@ -89,6 +89,18 @@ type Stats struct {
 	TokensTruncate int64 // tokens cut by the reference's truncation
 }
 
+// Sub takes o, earlier counts of the same run, from s.
+func (s *Stats) Sub(o Stats) {
+	s.Documents -= o.Documents
+	s.Examples -= o.Examples
+	s.SingleSegment -= o.SingleSegment
+	s.ForcedSingle -= o.ForcedSingle
+	s.RandomTarget -= o.RandomTarget
+	s.TokensIn -= o.TokensIn
+	s.TokensOut -= o.TokensOut
+	s.TokensTruncate -= o.TokensTruncate
+}
+
 // Add accumulates o into s.
 func (s *Stats) Add(o Stats) {
 	s.Documents += o.Documents
@@ -161,10 +173,12 @@ type arenaBlock struct {
 	segs [arenaBlockTokens]int8
 }
 
-// freeBlocks keeps released blocks for reuse, up to 10 MiB; more are left
-// to the garbage collector. A channel rather than a sync.Pool: the pool
+// freeBlocks keeps released blocks for reuse, up to 20 MiB (64 blocks:
+// four chunks of 8192 examples at L=128, what a stage holds at most, one
+// open, two sealed, one being written); more are left to the garbage
+// collector. A channel rather than a sync.Pool: the pool
 // empties at every garbage collection, which comes every few chunks.
-var freeBlocks = make(chan *arenaBlock, 32)
+var freeBlocks = make(chan *arenaBlock, 64)
 
 // take returns n token ids and n zero segment ids.
 func (a *Arena) take(n int) ([]int32, []int8) {
