@@ -76,7 +76,33 @@ func benchDocs(b testing.TB) []schemas.Document {
 // timedProfile writes a CPU profile of the timed part of
 // BenchmarkEndToEnd only; go test's -cpuprofile would be dominated by
 // setting up the corpus and the topic.
-var timedProfile = flag.String("transform.timedprofile", "", "write a CPU profile of BenchmarkEndToEnd's timed part (the stage run) to this file")
+var timedProfile = flag.String("transform.timedprofile", "", "write CPU profiles of BenchmarkEndToEnd's timed parts (the stage runs) to this file, the second run's to FILE.2 and so on")
+
+// timedMemProfile: heap profiles from just before and just after the
+// timed run, to read its allocations alone with
+// go tool pprof -sample_index=alloc_space -base FILE.before FILE.
+var timedMemProfile = flag.String("transform.timedmemprofile", "", "write heap profiles from before (FILE.before) and after (FILE) BenchmarkEndToEnd's timed run")
+
+func writeHeapProfile(b *testing.B, name string) {
+	runtime.GC() // the profile is as of the last collection
+	f, err := os.Create(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func rusage() syscall.Rusage {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru
+}
+
+// profiledRuns counts the timed runs profiled so far, to name their files.
+var profiledRuns int
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -136,8 +162,8 @@ func TestHelperBroker(t *testing.T) {
 	}
 	bc := broker.Config{Brokers: e.Addrs()}
 	docs := benchDocs(t)
-	// The warm-up topic gets one repetition under ids of its own.
-	warm := slices.Clone(docs[:len(docs)/benchReps])
+	// The warm-up topic gets two repetitions under ids of their own.
+	warm := slices.Clone(docs[:2*len(docs)/benchReps])
 	for i := range warm {
 		warm[i].ID += "-warm-up"
 	}
@@ -243,9 +269,15 @@ func BenchmarkEndToEnd(b *testing.B) {
 			aloneTokens, before := alone()
 			runtime.GC()
 
-			runStage(ctx, b, bc, tok, topic+warmUpSuffix, nwarm, false)
+			// One Stage for both runs, as one worker process has: its
+			// free lists of token and example buffers are warm too.
+			st, err := New(Config{MaxSeqLength: 128, Workers: 1, FlushIdle: 200 * time.Millisecond, Logger: quiet}, tok)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runStage(ctx, b, bc, st, topic+warmUpSuffix, nwarm, false)
 			b.ResetTimer()
-			tot, cpu, wall := runStage(ctx, b, bc, tok, topic, ndocs, true)
+			tot, cpu, wall := runStage(ctx, b, bc, st, topic, ndocs, true)
 			b.StopTimer()
 			_, after := alone()
 			if tot.Pack.TokensIn != aloneTokens {
@@ -265,17 +297,19 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-// runStage runs a stage as a member of its own group over topic until all
-// ndocs documents are acknowledged, and returns its totals and the CPU
-// and wall-clock time from joining the group to the last acknowledgement.
+// runStage runs st as a member of its own group over topic until all
+// ndocs documents are acknowledged, and returns the totals of this run
+// and the CPU and wall-clock time from joining the group to the last
+// acknowledgement.
 // The timed run is the one -transform.timedprofile profiles.
-func runStage(ctx context.Context, b *testing.B, bc broker.Config, tok *wordpiece.Tokenizer, topic string, ndocs int, timed bool) (Totals, time.Duration, time.Duration) {
-	st, err := New(Config{MaxSeqLength: 128, Workers: 1, FlushIdle: 200 * time.Millisecond, Logger: quiet}, tok)
-	if err != nil {
-		b.Fatal(err)
-	}
+func runStage(ctx context.Context, b *testing.B, bc broker.Config, st *Stage, topic string, ndocs int, timed bool) (Totals, time.Duration, time.Duration) {
+	before := st.Totals()
 	if timed && *timedProfile != "" {
-		f, err := os.Create(*timedProfile)
+		name := *timedProfile
+		if profiledRuns++; profiledRuns > 1 {
+			name += fmt.Sprint(".", profiledRuns)
+		}
+		f, err := os.Create(name)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -285,7 +319,12 @@ func runStage(ctx context.Context, b *testing.B, bc broker.Config, tok *wordpiec
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if timed && *timedMemProfile != "" {
+		writeHeapProfile(b, *timedMemProfile+".before")
+		defer writeHeapProfile(b, *timedMemProfile)
+	}
 	wall0, cpu0 := time.Now(), cpuTime()
+	ru0 := rusage()
 	in, err := NewKafkaInput(ctx, KafkaInputConfig{Broker: bc, Topic: topic, Group: "bench-" + topic, SessionTimeout: 2 * time.Second, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
@@ -299,7 +338,7 @@ func runStage(ctx context.Context, b *testing.B, bc broker.Config, tok *wordpiec
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- st.Run(runCtx, in, out) }()
-	for st.Totals().Records < int64(ndocs) {
+	for st.Totals().Records-before.Records < int64(ndocs) {
 		select {
 		case err := <-done:
 			b.Fatalf("stage ended early: %v", err)
@@ -307,7 +346,18 @@ func runStage(ctx context.Context, b *testing.B, bc broker.Config, tok *wordpiec
 		}
 	}
 	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
+	if timed {
+		ru := rusage()
+		b.ReportMetric(float64(ru.Stime.Nano()-ru0.Stime.Nano())/1e6, "sys-ms")
+		b.ReportMetric(float64(ru.Minflt-ru0.Minflt), "page-faults")
+	}
 	stop()
 	<-done
-	return st.Totals(), cpu, wall
+	tot := st.Totals()
+	tot.Records -= before.Records
+	tot.Dead -= before.Dead
+	tot.Batches -= before.Batches
+	tot.Commits -= before.Commits
+	tot.Pack.Sub(before.Pack)
+	return tot, cpu, wall
 }
