@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -20,22 +21,65 @@ import (
 // exact error. FuzzDecodeDocument checks both agree.
 //
 // The text is not copied into a string of its own: a tokenizer goroutine
-// passes the same scratch buffer for every document, the text is unescaped
-// into it (every document has escaped newlines) and Text, like Title, URL
-// and Lang, aliases it or b. Only ID and Source, which examples keep, are
-// new strings. So the document is valid until the next call with the same
+// passes the same scratch for every document, the text is unescaped into
+// it (every document has escaped newlines) and Text, like Title, URL and
+// Lang, aliases it or b. Only ID and Source, which examples keep, are new
+// strings. So the document is valid until the next call with the same
 // scratch, or until b changes.
-func decodeDocument(b []byte, scratch *[]byte) (schemas.Document, error) {
+//
+// The unescaping finds the text's line breaks (each is an escape), and
+// scratch.lines keeps where they are: the stage splits the text into
+// sentences from them rather than scanning it again.
+func decodeDocument(b []byte, scratch *docScratch) (schemas.Document, error) {
 	if d, ok := fastDocument(b, scratch); ok {
 		return d, d.Validate()
 	}
-	return schemas.DecodeDocument(b)
+	d, err := schemas.DecodeDocument(b)
+	scratch.lines = scratch.lines[:0]
+	for i := 0; ; {
+		k := strings.IndexByte(d.Text[i:], '\n')
+		if k < 0 {
+			break
+		}
+		scratch.lines = append(scratch.lines, i+k)
+		i += k + 1
+	}
+	return d, err
 }
 
-func fastDocument(b []byte, scratch *[]byte) (schemas.Document, bool) {
+// docScratch is a tokenizer goroutine's memory for decoding documents.
+type docScratch struct {
+	text []byte // the unescaped strings
+	// lines holds the offsets of the '\n's of the last document's Text.
+	lines []int
+}
+
+// sentences yields the lines of text whose '\n's are at lines, as
+// schemas.Document.Sentences does: without the '\r's before each break,
+// empty ones left out.
+func sentences(text string, lines []int, yield func(string)) {
+	start := 0
+	for k := 0; k <= len(lines); k++ {
+		end := len(text)
+		if k < len(lines) {
+			end = lines[k]
+		}
+		line := text[start:end]
+		start = end + 1
+		for len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if line != "" {
+			yield(line)
+		}
+	}
+}
+
+func fastDocument(b []byte, scratch *docScratch) (schemas.Document, bool) {
 	var d schemas.Document
-	buf := (*scratch)[:0]
-	defer func() { *scratch = buf }()
+	buf := scratch.text[:0]
+	defer func() { scratch.text = buf }()
+	scratch.lines = scratch.lines[:0]
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return d, false
@@ -45,7 +89,7 @@ func fastDocument(b []byte, scratch *[]byte) (schemas.Document, bool) {
 		i++
 	} else {
 		for {
-			key, j, ok := jsonString(b, i, nil)
+			key, j, ok := jsonString(b, i, nil, nil)
 			if !ok {
 				return d, false
 			}
@@ -53,7 +97,12 @@ func fastDocument(b []byte, scratch *[]byte) (schemas.Document, bool) {
 			if j >= len(b) || b[j] != ':' {
 				return d, false
 			}
-			val, k, ok := jsonString(b, skipSpace(b, j+1), &buf)
+			var lines *[]int
+			if string(key) == "text" {
+				scratch.lines = scratch.lines[:0] // a repeated key: the last counts
+				lines = &scratch.lines
+			}
+			val, k, ok := jsonString(b, skipSpace(b, j+1), &buf, lines)
 			if !ok {
 				return d, false
 			}
@@ -106,10 +155,11 @@ func skipSpace(b []byte, i int) int {
 
 // jsonString reads a JSON string starting at b[i] == '"'. Without
 // escapes the value is a slice of b; with escapes it is unescaped onto
-// *buf and is a slice of that (a nil buf refuses escapes). It refuses what
+// *buf and is a slice of that (a nil buf refuses escapes), and the offsets
+// of its '\n's in the value go onto *lines if lines is not nil. It refuses what
 // encoding/json would alter (invalid UTF-8, surrogate escapes) so that the
 // fallback reproduces those cases exactly.
-func jsonString(b []byte, i int, buf *[]byte) ([]byte, int, bool) {
+func jsonString(b []byte, i int, buf *[]byte, lines *[]int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, 0, false
 	}
@@ -160,6 +210,9 @@ func jsonString(b []byte, i int, buf *[]byte) ([]byte, int, bool) {
 		case 'f':
 			out = append(out, '\f')
 		case 'n':
+			if lines != nil {
+				*lines = append(*lines, len(out)-start)
+			}
 			out = append(out, '\n')
 		case 'r':
 			out = append(out, '\r')
@@ -172,6 +225,9 @@ func jsonString(b []byte, i int, buf *[]byte) ([]byte, int, bool) {
 			v, err := strconv.ParseUint(string(b[j+2:j+6]), 16, 16)
 			if err != nil || (v >= 0xD800 && v < 0xE000) {
 				return nil, 0, false
+			}
+			if v == '\n' && lines != nil {
+				*lines = append(*lines, len(out)-start)
 			}
 			out = utf8.AppendRune(out, rune(v))
 			j += 4

@@ -3,6 +3,7 @@ package transform
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/electra-go/electra/schemas"
@@ -10,6 +11,8 @@ import (
 
 var docSeeds = []string{
 	`{"id":"a","source":"books","text":"One.\nTwo."}`,
+	`{"id":"a","source":"books","text":"\nOne.\r\n\r\n\r\rTwo.\u000a\n x \n"}`,
+	`{"id":"a","source":"books","text":"One.\nTwo.","text":"Three.\nFour.\n"}`,
 	` { "id" : "a" , "source" : "books" , "title":"T", "url":"http://x/y", "lang":"en", "text" : "x" } `,
 	`{"id":"a","source":"books","text":"tab\tq\"uote\\ \/ \u00e9 \u4e2d \b\f\r"}`,
 	`{"id":"a","source":"books","text":"é中😀"}`,
@@ -32,7 +35,7 @@ func TestDecodeDocumentMatchesContract(t *testing.T) {
 	for _, s := range docSeeds {
 		checkDecodeAgrees(t, []byte(s))
 	}
-	var scratch []byte
+	var scratch docScratch
 	if _, ok := fastDocument([]byte(docSeeds[0]), &scratch); !ok {
 		t.Fatal("the common shape did not take the fast path")
 	}
@@ -42,11 +45,13 @@ func TestDecodeDocumentMatchesContract(t *testing.T) {
 }
 
 // checkDecodeAgrees: whenever the fast path accepts b, the contract's own
-// decoder must produce the same document and the same verdict. The scratch
-// buffer starts with leftovers of an earlier document, as in the stage.
+// decoder must produce the same document and the same verdict, and the
+// sentences from the line breaks found while decoding must be the
+// contract's. The scratch starts with leftovers of an earlier document,
+// as in the stage.
 func checkDecodeAgrees(t *testing.T, b []byte) {
 	t.Helper()
-	scratch := []byte("leftover text of the document before")
+	scratch := docScratch{text: []byte("leftover text of the document before"), lines: []int{3, 1, 4}}
 	got, gerr := decodeDocument(b, &scratch)
 	want, werr := schemas.DecodeDocument(b)
 	if (gerr == nil) != (werr == nil) {
@@ -59,6 +64,11 @@ func checkDecodeAgrees(t *testing.T, b []byte) {
 	}
 	if gerr != nil && werr != nil && gerr.Error() != werr.Error() {
 		t.Fatalf("%q: fast err %q, contract err %q", b, gerr, werr)
+	}
+	var lines []string
+	sentences(got.Text, scratch.lines, func(s string) { lines = append(lines, s) })
+	if want := slices.Collect(got.Sentences()); !slices.Equal(lines, want) {
+		t.Fatalf("%q: sentences %q, contract's %q", b, lines, want)
 	}
 }
 

@@ -71,7 +71,8 @@ func BenchmarkStageParts(b *testing.B) {
 	b.Run("all", func(b *testing.B) {
 		pk, _ := pack.New(pack.Config{MaxSeqLength: 128, CLS: sp.CLS, SEP: sp.SEP})
 		enc, _ := schemas.NewExamplesEncoder(st.Meta())
-		var scratch, out []byte
+		var scratch docScratch
+		var out []byte
 		// The documents decoded and tokenized one at a time, as packing
 		// asks for them; the packer copies what it keeps.
 		tokenizeEach := func(yield func(pack.Doc) bool) {
@@ -109,7 +110,7 @@ func BenchmarkStageParts(b *testing.B) {
 	})
 
 	b.Run("decode", func(b *testing.B) {
-		var scratch []byte
+		var scratch docScratch
 		for range b.N {
 			for _, v := range values {
 				if _, err := decodeDocument(v, &scratch); err != nil {

@@ -334,7 +334,7 @@ func (s *Stage) Run(ctx context.Context, in Input, out Output) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var scratch []byte
+			var scratch docScratch
 			for j := range jobs {
 				t := s.tokenize(j.rec, &scratch)
 				// The document's text is tokenized, and what the chunk
@@ -430,7 +430,7 @@ func (s *Stage) Run(ctx context.Context, in Input, out Output) error {
 // tokenize decodes and validates one document and tokenizes its sentences
 // into one flat buffer. scratch is the calling goroutine's buffer for the
 // document text (see decodeDocument).
-func (s *Stage) tokenize(rec Record, scratch *[]byte) tokenized {
+func (s *Stage) tokenize(rec Record, scratch *docScratch) tokenized {
 	doc, err := decodeDocument(rec.Value, scratch)
 	if err != nil {
 		reason := "invalid-document"
@@ -448,10 +448,10 @@ func (s *Stage) tokenize(rec Record, scratch *[]byte) tokenized {
 	// ~4 bytes of English per token: the buffer rarely grows mid-document.
 	t.flat = slices.Grow(t.flat[:0], len(doc.Text)/4+16)
 	t.ends = t.ends[:0]
-	for line := range doc.Sentences() {
+	sentences(doc.Text, scratch.lines, func(line string) {
 		t.flat = s.tok.Encode(t.flat, line)
 		t.ends = append(t.ends, len(t.flat))
-	}
+	})
 	t.sents = t.sents[:0]
 	start := 0
 	for _, end := range t.ends {
