@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -96,7 +96,7 @@ func NewKafkaInput(ctx context.Context, cfg KafkaInputConfig) (*KafkaInput, erro
 		g.Close()
 		return nil, err
 	}
-	in := &KafkaInput{cfg: cfg, group: g, client: client, recs: make(chan Record, 256), errc: make(chan error, 1)}
+	in := &KafkaInput{cfg: cfg, group: g, client: client, recs: make(chan Record, 16), errc: make(chan error, 1)}
 	go in.loop(ctx)
 	return in, nil
 }

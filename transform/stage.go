@@ -7,9 +7,9 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 
@@ -198,7 +198,7 @@ type Stage struct {
 	// exFree holds the example slices of written chunks for the next ones,
 	// tokFree the token buffers of packed documents.
 	exFree  chan []schemas.Example
-	tokFree chan *docTokens
+	tokFree [tokenClasses]chan *docTokens
 
 	mu     sync.Mutex
 	totals Totals
@@ -216,7 +216,7 @@ func New(cfg Config, tok *wordpiece.Tokenizer) (*Stage, error) {
 	if _, err := pack.New(pack.Config{MaxSeqLength: cfg.MaxSeqLength, CLS: sp.CLS, SEP: sp.SEP}); err != nil {
 		return nil, err
 	}
-	return &Stage{cfg: cfg, tok: tok, exFree: make(chan []schemas.Example, 4), tokFree: make(chan *docTokens, cfg.Queue+cfg.Workers)}, nil
+	return &Stage{cfg: cfg, tok: tok, exFree: make(chan []schemas.Example, 4), tokFree: newTokenFree(cfg.Queue + cfg.Workers)}, nil
 }
 
 // Meta is the schema metadata of the stage's batches.
@@ -248,34 +248,73 @@ type tokenized struct {
 // buffer of the last documents is still in cache when the next ones are
 // tokenized into it, where a fresh one per document (as large as its
 // text) cost the stage's tokenizing a third more than the tokenizer alone.
-// A free list rather than a sync.Pool, which empties at every garbage
-// collection.
+// Free lists rather than a sync.Pool, which empties at every garbage
+// collection; one per power-of-two size, so that a document takes a
+// buffer of its size rather than growing one that held a smaller one (a
+// single list made every buffer grow, one document at a time, to the
+// largest document seen).
 type docTokens struct {
 	flat  []int32
 	ends  []int
 	sents [][]int32
 }
 
-// maxPooledTokens: a buffer grown for an unusually long document is left
-// to the garbage collector rather than kept.
-const maxPooledTokens = 1 << 20
+const (
+	// Token buffers hold 4Ki tokens to 1Mi tokens (16 KiB to 4 MiB), in
+	// powers of two; a document with more gets one of its own, left to
+	// the garbage collector.
+	minTokensShift = 12
+	tokenClasses   = 9
+	// tokenClassBytes bounds the idle buffers of each size: at most 8
+	// MiB of each, and no more than the documents in flight.
+	tokenClassBytes = 8 << 20
+)
 
-func (s *Stage) docTokens() *docTokens {
-	select {
-	case t := <-s.tokFree:
-		return t
-	default:
-		return new(docTokens)
+// tokenClass returns the smallest class whose buffers hold n tokens, or
+// tokenClasses if none does.
+func tokenClass(n int) int {
+	if n <= 1<<minTokensShift {
+		return 0
 	}
+	return bits.Len(uint(n-1)) - minTokensShift
+}
+
+func newTokenFree(inFlight int) [tokenClasses]chan *docTokens {
+	var free [tokenClasses]chan *docTokens
+	for c := range free {
+		free[c] = make(chan *docTokens, max(1, min(inFlight, tokenClassBytes/(4<<(c+minTokensShift)))))
+	}
+	return free
+}
+
+// docTokens returns a buffer for a document of about n tokens.
+func (s *Stage) docTokens(n int) *docTokens {
+	c := tokenClass(n)
+	if c < tokenClasses {
+		select {
+		case t := <-s.tokFree[c]:
+			return t
+		default:
+		}
+	}
+	t := new(docTokens)
+	if c < tokenClasses {
+		t.flat = make([]int32, 0, 1<<(c+minTokensShift))
+	}
+	return t
 }
 
 func (s *Stage) releaseTokens(t *docTokens) {
-	if t == nil || cap(t.flat) > maxPooledTokens {
+	if t == nil {
 		return
+	}
+	c := tokenClass(cap(t.flat))
+	if c >= tokenClasses || cap(t.flat) != 1<<(c+minTokensShift) {
+		return // grown past its class by a document longer than estimated
 	}
 	clear(t.sents) // drop references to flat
 	select {
-	case s.tokFree <- t:
+	case s.tokFree[c] <- t:
 	default:
 	}
 }
@@ -444,9 +483,9 @@ func (s *Stage) tokenize(rec Record, scratch *docScratch) tokenized {
 			Excerpt: schemas.Excerpt(rec.Value),
 		}}
 	}
-	t := s.docTokens()
 	// ~4 bytes of English per token: the buffer rarely grows mid-document.
-	t.flat = slices.Grow(t.flat[:0], len(doc.Text)/4+16)
+	t := s.docTokens(len(doc.Text)/4 + 16)
+	t.flat = t.flat[:0]
 	t.ends = t.ends[:0]
 	sentences(doc.Text, scratch.lines, func(line string) {
 		t.flat = s.tok.Encode(t.flat, line)
