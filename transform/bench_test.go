@@ -275,9 +275,16 @@ func BenchmarkEndToEnd(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			runStage(ctx, b, bc, st, topic+warmUpSuffix, nwarm, false)
+			// And one output: a worker produces through the same writers
+			// for as long as it runs.
+			out, err := NewKafkaOutput(ctx, KafkaOutputConfig{Broker: bc, Topic: topic + ".examples", DLQTopic: topic + ".dlq", Partitions: 2, Meta: st.Meta()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer out.Close()
+			runStage(ctx, b, bc, st, out, topic+warmUpSuffix, nwarm, false)
 			b.ResetTimer()
-			tot, cpu, wall := runStage(ctx, b, bc, st, topic, ndocs, true)
+			tot, cpu, wall := runStage(ctx, b, bc, st, out, topic, ndocs, true)
 			b.StopTimer()
 			_, after := alone()
 			if tot.Pack.TokensIn != aloneTokens {
@@ -297,12 +304,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-// runStage runs st as a member of its own group over topic until all
+// runStage runs st into out as a member of its own group over topic until all
 // ndocs documents are acknowledged, and returns the totals of this run
 // and the CPU and wall-clock time from joining the group to the last
 // acknowledgement.
 // The timed run is the one -transform.timedprofile profiles.
-func runStage(ctx context.Context, b *testing.B, bc broker.Config, st *Stage, topic string, ndocs int, timed bool) (Totals, time.Duration, time.Duration) {
+func runStage(ctx context.Context, b *testing.B, bc broker.Config, st *Stage, out *KafkaOutput, topic string, ndocs int, timed bool) (Totals, time.Duration, time.Duration) {
 	before := st.Totals()
 	if timed && *timedProfile != "" {
 		name := *timedProfile
@@ -330,11 +337,6 @@ func runStage(ctx context.Context, b *testing.B, bc broker.Config, st *Stage, to
 		b.Fatal(err)
 	}
 	defer in.Close()
-	out, err := NewKafkaOutput(ctx, KafkaOutputConfig{Broker: bc, Topic: topic + ".examples", DLQTopic: topic + ".dlq", Partitions: 2, Meta: st.Meta()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer out.Close()
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- st.Run(runCtx, in, out) }()
