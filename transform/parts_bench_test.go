@@ -97,8 +97,8 @@ func BenchmarkStageParts(b *testing.B) {
 	})
 
 	// run: Stage.Run, with its goroutines and queues, over the documents
-	// in memory (each value a fresh copy, as a Kafka client hands them
-	// out), the batches encoded and dropped: the end-to-end benchmark
+	// in memory (each value copied into a recycled buffer, as KafkaInput
+	// does), the batches encoded and dropped: the end-to-end benchmark
 	// without the Kafka client and broker.
 	b.Run("run", func(b *testing.B) {
 		enc, _ := schemas.NewExamplesEncoder(st.Meta())
@@ -193,8 +193,8 @@ func packChunks(docs iter.Seq[pack.Doc], pk *pack.Packer, keep bool, chunk func(
 	flush()
 }
 
-// memInput hands out values as records of one partition, each a fresh
-// copy.
+// memInput hands out values as records of one partition, each a copy in
+// a buffer that the stage hands back, as KafkaInput does.
 type memInput struct {
 	values [][]byte
 	next   int
@@ -204,10 +204,14 @@ func (in *memInput) Next(context.Context) (Record, error) {
 	if in.next == len(in.values) {
 		return Record{}, io.EOF
 	}
-	v := append([]byte(nil), in.values[in.next]...)
+	src := in.values[in.next]
+	v := recordBufs.get(len(src))
+	copy(v, src)
 	in.next++
 	return Record{Position: Position{Topic: "mem", Offset: int64(in.next - 1)}, Value: v}, nil
 }
+
+func (in *memInput) Recycle(rec Record) { recordBufs.put(rec.Value[:cap(rec.Value)]) }
 
 func (in *memInput) Commit(context.Context, Position) error { return nil }
 
