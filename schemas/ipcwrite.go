@@ -113,7 +113,7 @@ func (e *ExamplesEncoder) AppendEncode(dst []byte, examples []Example) ([]byte, 
 	e.buffer(nil, nil)
 	e.node(n * l)
 	e.buffer(nil, nil)
-	e.buffer(int8Bytes(e.segs), &e.gen)
+	e.buffer(int8Bytes(e.segs), runCompressor{})
 	e.node(n) // length
 	e.buffer(nil, nil)
 	e.buffer(int16Bytes(e.lens), &e.gen)

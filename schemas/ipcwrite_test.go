@@ -208,7 +208,9 @@ func brief(m ipcMessage) string {
 // TestInt32CompressorRoundTrip: the aligned compressor's blocks decode, by
 // pierrec/lz4, to their input, for token-like data and for data it was not
 // made for; incompressible blocks are stored as they are.
-func TestInt32CompressorRoundTrip(t *testing.T) {
+// TestCompressorsRoundTrip: the frames of both of our block compressors
+// decode, with pierrec/lz4's reader, to their input, whatever the input.
+func TestCompressorsRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	tokens := func(n, vocab int) []byte {
 		b := make([]byte, 4*n)
@@ -242,21 +244,60 @@ func TestInt32CompressorRoundTrip(t *testing.T) {
 		{"odd length tokens", tokens(20001, 100)[:80003]},
 		{"random bytes", random(200000)},
 		{"text", bytes.Repeat([]byte("the cat sat on the mat; "), 5000)},
+		{"segment ids", segments(4096, 128)},
+		{"runs of every length", runs(70000)},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var c int32Compressor
-			for _, prefix := range []int{0, 5} {
-				frame := appendLZ4Frame(make([]byte, prefix, prefix+3), tc.data, &c)
-				got, err := io.ReadAll(lz4.NewReader(bytes.NewReader(frame[prefix:])))
-				if err != nil || !bytes.Equal(got, tc.data) {
-					t.Fatalf("round trip: %v (%d bytes back of %d)", err, len(got), len(tc.data))
+		for _, c := range []struct {
+			name string
+			c    blockCompressor
+		}{{"int32", new(int32Compressor)}, {"runs", runCompressor{}}} {
+			t.Run(tc.name+"/"+c.name, func(t *testing.T) {
+				for _, prefix := range []int{0, 5} {
+					frame := appendLZ4Frame(make([]byte, prefix, prefix+3), tc.data, c.c)
+					got, err := io.ReadAll(lz4.NewReader(bytes.NewReader(frame[prefix:])))
+					if err != nil || !bytes.Equal(got, tc.data) {
+						t.Fatalf("round trip: %v (%d bytes back of %d)", err, len(got), len(tc.data))
+					}
+					if len(frame)-prefix > lz4FrameBound(len(tc.data)) {
+						t.Fatalf("frame of %d bytes exceeds the bound %d", len(frame)-prefix, lz4FrameBound(len(tc.data)))
+					}
 				}
-				if len(frame)-prefix > lz4FrameBound(len(tc.data)) {
-					t.Fatalf("frame of %d bytes exceeds the bound %d", len(frame)-prefix, lz4FrameBound(len(tc.data)))
-				}
-			}
-		})
+			})
+		}
 	}
+	// What runCompressor is for: segment ids shrink more than tenfold.
+	data := segments(1024, 128)
+	if frame := appendLZ4Frame(nil, data, runCompressor{}); len(frame)*10 > len(data) {
+		t.Fatalf("segment ids: %d bytes in a frame of %d", len(data), len(frame))
+	}
+}
+
+// segments is n rows of segment ids of length l, as the packer makes
+// them: [CLS] A [SEP] zeros, B [SEP] ones (none in a tenth of the rows),
+// then padding zeros.
+func segments(n, l int) []byte {
+	rng := rand.New(rand.NewPCG(9, 10))
+	b := make([]byte, n*l)
+	for r := range n {
+		used := 5 + rng.IntN(l-4)
+		if rng.IntN(10) != 0 {
+			a := 2 + rng.IntN(used-3)
+			for i := a; i < used; i++ {
+				b[r*l+i] = 1
+			}
+		}
+	}
+	return b
+}
+
+// runs is runs of every length from 1 to 300 of random byte values.
+func runs(n int) []byte {
+	rng := rand.New(rand.NewPCG(11, 12))
+	var b []byte
+	for k := 1; len(b) < n; k = k%300 + 1 {
+		b = append(b, bytes.Repeat([]byte{byte(rng.IntN(3))}, k)...)
+	}
+	return b[:n]
 }
 
 func FuzzInt32Compressor(f *testing.F) {
@@ -265,6 +306,19 @@ func FuzzInt32Compressor(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var c int32Compressor
 		frame := appendLZ4Frame(nil, data, &c)
+		got, err := io.ReadAll(lz4.NewReader(bytes.NewReader(frame)))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("round trip: %v (%d bytes back of %d)", err, len(got), len(data))
+		}
+	})
+}
+
+func FuzzRunCompressor(f *testing.F) {
+	f.Add([]byte("aaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbb0123"))
+	f.Add(make([]byte, 70000))
+	f.Add(segments(8, 128))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		frame := appendLZ4Frame(nil, data, runCompressor{})
 		got, err := io.ReadAll(lz4.NewReader(bytes.NewReader(frame)))
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("round trip: %v (%d bytes back of %d)", err, len(got), len(data))
