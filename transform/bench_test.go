@@ -232,13 +232,15 @@ func startBrokerProcess(b *testing.B, topic string) (broker.Config, int, int, fu
 // and reports tokens per CPU-second of this process and per wall-clock
 // second, beside the tokenizer alone on the same text just before.
 //
-// It measures a worker in its steady state: a first stage run over one
-// repetition of the corpus (on a topic of its own) grows the heap to its
-// working size, then a second stage, a new group member, runs over the
-// whole corpus under the clock. Without the warm-up a quarter of the
-// stage's CPU time was the kernel faulting in the heap's first pages,
-// which a worker pays once. The clock starts before the member joins the
-// group: joining and the first fetches are part of what a worker spends.
+// It measures a worker in its steady state: a first run over two
+// repetitions of the corpus (on a topic of its own) grows the heap and
+// the stage's free lists to their working size, then the same Stage and
+// output, as a new group member, run over the whole corpus under the
+// clock. Without the warm-up a quarter of the stage's CPU time was the
+// kernel faulting in the heap's first pages, which a worker pays once;
+// page-faults and sys-ms say how much of that is left. The clock starts
+// before the member joins the group: joining and the first fetches are
+// part of what a worker spends.
 func BenchmarkEndToEnd(b *testing.B) {
 	tok := loadTok(b)
 	for i := range b.N {

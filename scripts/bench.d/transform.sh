@@ -10,10 +10,11 @@
 #  - the corpus (Moby-Dick and the State of the Union speeches, 12 MB,
 #    2.4M tokens) four times over, each copy with its own document ids:
 #    ~0.6 s of CPU per run, a steady state rather than start-up;
-#  - a warm-up stage over one copy (its own topic) first grows the heap to
-#    its working size, as in a worker that has been running a while; the
-#    timed stage is a new group member over the four copies, clocked from
-#    joining the group to the last acknowledged batch;
+#  - a warm-up run over two copies (its own topic) first grows the heap
+#    and the stage's free lists to their working size, as in a worker that
+#    has been running a while; the same stage and producer, as a new group
+#    member, then run over the four copies, clocked from joining the group
+#    to the last acknowledged batch;
 #  - WordPiece alone runs over the same four copies in the same process
 #    just before and just after each timed run, and each run's ratio is
 #    against their mean: the load of this shared machine moves either
