@@ -50,36 +50,52 @@
 // the output topic, so the trainer sees a mix across partitions as well.
 //
 // Throughput (make bench, scripts/bench.d/transform.sh; 2 shared cores,
-// one core for the stage). WordPiece alone tokenizes 21-31M tokens per
-// CPU-second (40-60x HuggingFace tokenizers through its Node binding); a
-// stage from documents in a topic to acknowledged example batches does
-// 11-18M, a ratio of 0.57-0.63 on a quiet machine (median 0.61 in a noisy
-// one; the goal is 0.70). Of the stage's CPU (profile of five runs):
-// WordPiece 63%, Arrow IPC and LZ4 11% (token-id LZ4 6%, the other
-// columns 2%, gathering the columns 3%), kafka-go fetching 6%, JSON
-// decoding 5%, packing 4%, GC and allocation 4%, producing 2%. WordPiece
-// itself runs 10-17% slower per token inside the stage than alone, on
-// the same text: it shares the core's caches with the rest (alone, a 1-4
-// MiB sweep of other memory between documents costs it 9-17%). Reaching
-// 0.70 needs everything but WordPiece to cost 0.43x of tokenizing instead
-// of ~0.65x, about 15 ns a token; each part above is a few percent.
+// one core for the stage). WordPiece alone tokenizes 29-31M tokens per
+// CPU-second on a quiet machine; a stage from documents in a topic to
+// acknowledged example batches does 19-21M, a ratio of 0.67-0.69 in the
+// medians of make bench's five runs (single runs 0.59-0.73; the goal is
+// 0.70). Of the stage's CPU (profiles of eight runs): WordPiece 70%,
+// Arrow IPC and LZ4 13% (token-id LZ4 9%), kafka-go 8% (fetch round trips
+// 5%, producing 3%), JSON decoding 4%, packing 3%, system calls 4% (most
+// of them socket reads and writes, counted within the above). WordPiece
+// runs 3-5% slower per token in the stage than alone on the same text:
+// the rest of the stage's memory traffic, about 200 KiB per document,
+// evicts its tables from the core's caches (alone, 200 KiB of other
+// memory between documents costs it as much).
+//
+// What made the difference (2026-12-05, 0.60 to 0.68): page faults. A
+// kafka.Reader allocates every message value afresh, so a worker turned
+// over half its allocations in large objects whose pages the runtime's
+// scavenger gave back to the kernel between collections and faulted in
+// again: 7-14K faults and 40-130 ms of system time per timed run. Fetching
+// with kafka-go's Client and copying values into recycled buffers
+// (KafkaInput, Recycler), token buffers in size classes, and a warm-up
+// that fills the free lists brought that to a few hundred faults and 12-40
+// ms. GODEBUG=madvdontneed=0 had the same effect but can only be set in
+// the environment; GOGC=off with a memory limit did not (the heap grows
+// to the limit, faulting all the way).
+//
 // Tried and measured, no gain: LZ4 skip acceleration (at best 3% faster
 // for 5% less compression), 16K/32K-entry match tables (23-35% slower),
-// keeping the table across a frame's blocks (stale candidates: 49%
-// slower), LIFO reuse of token buffers, 8-byte trie slots (+4% for
-// WordPiece alone and in the stage alike), GOGC 200-400 (within the
-// machine's noise), copying each sentence once instead of twice in the
-// packer, gathering and compressing the id columns a 64 KiB block at a
-// time, shallower stage queues (4 instead of 64 records), tokenizing on
-// the reader goroutine. A read buffer under kafka-go's connections
-// (broker) did help: system calls fell from 8% to 3% of the stage's CPU.
+// keeping the table across a frame's blocks (stale candidates: 35-49%
+// slower), a two-pass LZ4 search (the table filled for every word without
+// a data-dependent branch, then matches taken from the list: 10% slower,
+// 2% smaller), looking matches up at every other word (25% faster, 12%
+// larger), extending matches two words at a time, LIFO reuse of token
+// buffers and arena blocks, 8-byte trie slots (+4% for WordPiece alone
+// and in the stage alike), copying each sentence once instead of twice in
+// the packer, gathering and compressing the id columns a 64 KiB block at
+// a time, shallower stage queues (2 to 8 records instead of 64), scanning
+// JSON strings 16 bytes a step, tokenizing on the reader goroutine, a read
+// buffer under the fetching Client's connections (one under kafka-go's
+// Reader had cut system calls from 8% to 3% of the stage's CPU), pinning
+// the stage and the broker to CPUs of their own.
 //
 // Where the overhead comes from (BenchmarkStageParts, printed by make
 // bench under the end-to-end ratio): the stage's steps run in sequence on
-// one goroutine over documents in memory reach 0.73-0.76 of WordPiece
-// alone; a fresh copy of each document, as a Kafka client hands it out,
-// takes that to ~0.69; Stage.Run, with its goroutines and queues, to
-// 0.63-0.72; the Kafka client and a broker on the same 2-core machine to
-// 0.39-0.74 (single runs within one make bench on 2026-12-04, median
-// 0.46; other runs that day 0.49-0.69).
+// one goroutine over documents in memory reach 0.75-0.78 of WordPiece
+// alone; Stage.Run, with its goroutines and queues and each document
+// copied into a recycled buffer as KafkaInput does, 0.73-0.74; the Kafka
+// client, and a broker sharing the machine's caches and memory, take the
+// rest.
 package transform
