@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/schemas"
@@ -52,6 +54,8 @@ type KafkaInput struct {
 	mu    sync.Mutex
 	gen   *kafka.Generation
 	ended bool // gen has been revoked; the next one is being negotiated
+
+	fetches atomic.Int64 // fetch requests sent, for tests
 }
 
 // NewKafkaInput joins the group and starts fetching.
@@ -182,6 +186,7 @@ func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAss
 	}
 	wait := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		in.fetches.Add(1)
 		res, err := client.Fetch(ctx, &kafka.FetchRequest{
 			Topic: in.cfg.Topic, Partition: a.ID, Offset: off,
 			MinBytes: 1, MaxBytes: fetchBytes, MaxWait: 250 * time.Millisecond,
@@ -237,7 +242,40 @@ func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAss
 				return
 			}
 		}
+		// kafka-go passes over transaction markers without a record to
+		// show for them; a response ending in markers must still move the
+		// offset past them, or it comes back at once, again and again.
+		// (off may still be kafka.FirstOffset, below any real offset.)
+		if next := afterMarkers(res.Records); next > off {
+			off = next
+		}
 	}
+}
+
+// afterMarkers returns the offset after the last transaction marker
+// (control batch) of a fetch response, or -1 (below every offset) if it
+// has none.
+func afterMarkers(rr kafka.RecordReader) int64 {
+	next := int64(-1) // kafka.LastOffset, but compared, never fetched
+	stream, ok := rr.(*protocol.RecordStream)
+	if !ok {
+		return next
+	}
+	for _, batch := range stream.Records {
+		cb, ok := batch.(*protocol.ControlBatch)
+		if !ok {
+			continue
+		}
+		for {
+			r, err := cb.ReadRecord()
+			if err != nil {
+				break
+			}
+			next = max(next, r.Offset+1)
+			closeBytes(r.Key, r.Value)
+		}
+	}
+	return next
 }
 
 // record copies the value and key of r into one buffer of the pool, the
