@@ -169,44 +169,58 @@ func (runCompressor) compress(src, dst []byte) int {
 		if start > lastStart || end-start < lz4MinMatch {
 			continue
 		}
-		lit, m := start-anchor, end-start-lz4MinMatch
+		lit, m := start-anchor, end-start
 		if di+1+lit/255+1+lit+2+m/255+1 > limit {
 			return 0
 		}
-		tok := di
-		di++
-		var t byte
-		if lit >= 15 {
-			t = 0xF0
-			di = lz4Length(dst, di, lit-15)
-		} else {
-			t = byte(lit) << 4
-		}
-		di += copy(dst[di:], src[anchor:start])
-		dst[di], dst[di+1] = 1, 0 // offset 1
-		di += 2
-		if m >= 15 {
-			t |= 0x0F
-			di = lz4Length(dst, di, m-15)
-		} else {
-			t |= byte(m)
-		}
-		dst[tok] = t
+		di = lz4Sequence(dst, di, src[anchor:start], 1, m)
 		anchor = end
 	}
-	lit := n - anchor
-	if di+1+lit/255+1+lit >= limit {
+	return lz4Tail(dst, di, src[anchor:], limit)
+}
+
+// lz4Sequence writes one sequence at dst[di:], which has room for it: the
+// token, lits with their length, the match's offset and length (at least
+// lz4MinMatch). It returns the index after it.
+func lz4Sequence(dst []byte, di int, lits []byte, offset, length int) int {
+	tok := di
+	di++
+	var t byte
+	if lit := len(lits); lit >= 15 {
+		t = 0xF0
+		di = lz4Length(dst, di, lit-15)
+	} else {
+		t = byte(lit) << 4
+	}
+	di += copy(dst[di:], lits)
+	binary.LittleEndian.PutUint16(dst[di:], uint16(offset))
+	di += 2
+	if m := length - lz4MinMatch; m >= 15 {
+		t |= 0x0F
+		di = lz4Length(dst, di, m-15)
+	} else {
+		t |= byte(m)
+	}
+	dst[tok] = t
+	return di
+}
+
+// lz4Tail writes a block's last sequence, its literals alone, at dst[di:]
+// and returns the block's compressed size, or 0 when the block would not
+// end up shorter than limit.
+func lz4Tail(dst []byte, di int, lits []byte, limit int) int {
+	n := len(lits)
+	if di+1+n/255+1+n >= limit {
 		return 0
 	}
-	if lit >= 15 {
+	if n >= 15 {
 		dst[di] = 0xF0
-		di = lz4Length(dst, di+1, lit-15)
+		di = lz4Length(dst, di+1, n-15)
 	} else {
-		dst[di] = byte(lit) << 4
+		dst[di] = byte(n) << 4
 		di++
 	}
-	di += copy(dst[di:], src[anchor:])
-	return di
+	return di + copy(dst[di:], lits)
 }
 
 // int32Compressor is an LZ4 block compressor for arrays of 32-bit values:
@@ -318,19 +332,7 @@ func (c *int32Compressor) compress(src, dst []byte) int {
 		anchor = end
 		i = int(uint(end+3) >> 2)
 	}
-	n := len(src) - anchor
-	if di+1+n/255+1+n >= limit {
-		return 0
-	}
-	if n >= 15 {
-		dst[di] = 0xF0
-		di = lz4Length(dst, di+1, n-15)
-	} else {
-		dst[di] = byte(n) << 4
-		di++
-	}
-	di += copy(dst[di:], src[anchor:])
-	return di
+	return lz4Tail(dst, di, src[anchor:], limit)
 }
 
 // littleEndian: the word loads above read the host's byte order.
