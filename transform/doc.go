@@ -53,7 +53,7 @@
 // one core for the stage). WordPiece alone tokenizes 29-31M tokens per
 // CPU-second on a quiet machine; a stage from documents in a topic to
 // acknowledged example batches does 19-21M, a ratio of 0.67-0.69 in the
-// medians of make bench's five runs (single runs 0.59-0.73; the goal is
+// medians of make bench's five runs (single runs 0.57-0.73; the goal is
 // 0.70). Of the stage's CPU (profiles of eight runs): WordPiece 70%,
 // Arrow IPC and LZ4 13% (token-id LZ4 9%), kafka-go 8% (fetch round trips
 // 5%, producing 3%), JSON decoding 4%, packing 3%, system calls 4% (most
