@@ -106,13 +106,26 @@ func NewKafkaInput(ctx context.Context, cfg KafkaInputConfig) (*KafkaInput, erro
 }
 
 func (in *KafkaInput) loop(ctx context.Context) {
+	joined := false
 	for {
 		gen, err := in.group.Next(ctx)
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, kafka.ErrGroupClosed) {
-				in.errc <- fmt.Errorf("consumer group %q: %w", in.cfg.Group, err)
-			}
+		switch {
+		case err == nil:
+			joined = true
+		case ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed):
 			return
+		case !joined:
+			// Never in the group: most likely a wrong address or group
+			// settings, which waiting will not mend.
+			in.errc <- fmt.Errorf("consumer group %q: %w", in.cfg.Group, err)
+			return
+		default:
+			// kafka-go reports a failed join or sync and tries again
+			// after JoinGroupBackoff: a broker restart or a coordinator
+			// that moved, which a running worker rides out (the records
+			// of the lost generation are delivered again).
+			in.cfg.Logger.Warn("transform: consumer group error; rejoining", "group", in.cfg.Group, "err", err)
+			continue
 		}
 		in.mu.Lock()
 		in.gen, in.ended = gen, false

@@ -1,0 +1,191 @@
+package transform
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/electra-go/electra/broker"
+	"github.com/electra-go/electra/schemas"
+)
+
+// TestKafkaInputPassesTransactionMarkers: documents written in a
+// transaction arrive without the commit marker that follows them, and a
+// log that ends with the marker is not fetched again and again (kafka-go
+// skips markers without a record to move the offset past them).
+func TestKafkaInputPassesTransactionMarkers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	bc := e.Config()
+	const topic = "txn.docs"
+	if err := broker.EnsureTopics(ctx, bc, []broker.TopicSpec{{Name: topic, Partitions: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	doc := func(i int) *kgo.Record {
+		v, err := json.Marshal(schemas.Document{ID: fmt.Sprint("d", i), Source: "books", Text: "Call me Ishmael."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &kgo.Record{Topic: topic, Value: v}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Addrs()...), kgo.TransactionalID("txn-docs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := cl.ProduceSync(ctx, doc(i)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+
+	in, err := NewKafkaInput(ctx, KafkaInputConfig{Broker: bc, Topic: topic, Group: "txn", SessionTimeout: 2 * time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	next := func(want int64) {
+		t.Helper()
+		rec, err := in.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Offset != want {
+			t.Fatalf("record at offset %d, want %d", rec.Offset, want)
+		}
+		in.Recycle(rec)
+	}
+	for off := range int64(3) {
+		next(off)
+	}
+	// The commit marker is offset 3 and the end of the log: at most one
+	// fetch per MaxWait (250 ms) from here, where one that came back with
+	// the marker at once made thousands a second.
+	time.Sleep(200 * time.Millisecond)
+	f0 := in.fetches.Load()
+	time.Sleep(time.Second)
+	if n := in.fetches.Load() - f0; n > 20 {
+		t.Fatalf("%d fetches in a second at a log ending with a transaction marker", n)
+	}
+	// A document after the marker still arrives.
+	plain, err := kgo.NewClient(kgo.SeedBrokers(e.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.ProduceSync(ctx, doc(3)).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	next(4)
+}
+
+// TestKafkaInputSurvivesBrokerRestart: the broker goes away mid-stream
+// and comes back on the same address with its log; the input's fetches
+// fail, back off and resume, and the documents written after the restart
+// arrive (with the earlier ones again, as the group never committed).
+func TestKafkaInputSurvivesBrokerRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: dir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := e.Config()
+	const topic = "restart.docs"
+	if err := broker.EnsureTopics(ctx, bc, []broker.TopicSpec{{Name: topic, Partitions: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(from, to int) {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(bc.Brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		for i := from; i < to; i++ {
+			v, _ := json.Marshal(schemas.Document{ID: fmt.Sprint("d", i), Source: "books", Text: "Call me Ishmael."})
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: v}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	produce(0, 3)
+	in, err := NewKafkaInput(ctx, KafkaInputConfig{Broker: bc, Topic: topic, Group: "restart", SessionTimeout: 2 * time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	seen := map[int64]bool{}
+	read := func(until int64) {
+		t.Helper()
+		for !seen[until] {
+			rec, err := in.Next(ctx)
+			if err != nil {
+				t.Fatalf("waiting for offset %d (have %v): %v", until, seen, err)
+			}
+			seen[rec.Offset] = true
+			in.Recycle(rec)
+		}
+	}
+	read(2)
+	e.Close()
+	time.Sleep(500 * time.Millisecond) // fetches fail meanwhile
+	e, err = broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: dir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	produce(3, 6)
+	read(5)
+	for off := range int64(6) {
+		if !seen[off] {
+			t.Fatalf("offset %d never arrived (have %v)", off, seen)
+		}
+	}
+}
+
+// TestKafkaInputReportsUnreachableBroker: a member that never got into
+// the group (nothing listens at the address) ends with an error naming
+// the group, rather than retrying forever.
+func TestKafkaInputReportsUnreachableBroker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	in, err := NewKafkaInput(ctx, KafkaInputConfig{Broker: broker.Config{Brokers: []string{addr}}, Topic: "docs", Group: "nowhere", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if _, err := in.Next(ctx); err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), `consumer group "nowhere"`) {
+		t.Fatalf("Next: %v (context: %v), want the group's error", err, ctx.Err())
+	}
+}
