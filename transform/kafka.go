@@ -296,7 +296,7 @@ func afterMarkers(rr kafka.RecordReader) int64 {
 func (in *KafkaInput) record(r *kafka.Record, gen int32, partition int) (Record, error) {
 	defer closeBytes(r.Key, r.Value)
 	nk, nv := bytesLen(r.Key), bytesLen(r.Value)
-	buf := recordBufs.get(nv + nk)
+	buf := recordBuf(nv + nk)
 	if nv > 0 {
 		if _, err := io.ReadFull(r.Value, buf[:nv]); err != nil {
 			return Record{}, err
@@ -315,7 +315,7 @@ func (in *KafkaInput) record(r *kafka.Record, gen int32, partition int) (Record,
 
 // Recycle implements Recycler.
 func (in *KafkaInput) Recycle(rec Record) {
-	recordBufs.put(rec.Value[:cap(rec.Value)])
+	recycleRecordBuf(rec.Value[:cap(rec.Value)])
 }
 
 func bytesLen(b kafka.Bytes) int {

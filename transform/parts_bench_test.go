@@ -205,13 +205,13 @@ func (in *memInput) Next(context.Context) (Record, error) {
 		return Record{}, io.EOF
 	}
 	src := in.values[in.next]
-	v := recordBufs.get(len(src))
+	v := recordBuf(len(src))
 	copy(v, src)
 	in.next++
 	return Record{Position: Position{Topic: "mem", Offset: int64(in.next - 1)}, Value: v}, nil
 }
 
-func (in *memInput) Recycle(rec Record) { recordBufs.put(rec.Value[:cap(rec.Value)]) }
+func (in *memInput) Recycle(rec Record) { recycleRecordBuf(rec.Value[:cap(rec.Value)]) }
 
 func (in *memInput) Commit(context.Context, Position) error { return nil }
 

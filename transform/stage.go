@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
-	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -198,7 +197,7 @@ type Stage struct {
 	// exFree holds the example slices of written chunks for the next ones,
 	// tokFree the token buffers of packed documents.
 	exFree  chan []schemas.Example
-	tokFree [tokenClasses]chan *docTokens
+	tokFree *sizeClasses[*docTokens]
 
 	mu     sync.Mutex
 	totals Totals
@@ -216,7 +215,9 @@ func New(cfg Config, tok *wordpiece.Tokenizer) (*Stage, error) {
 	if _, err := pack.New(pack.Config{MaxSeqLength: cfg.MaxSeqLength, CLS: sp.CLS, SEP: sp.SEP}); err != nil {
 		return nil, err
 	}
-	return &Stage{cfg: cfg, tok: tok, exFree: make(chan []schemas.Example, 4), tokFree: newTokenFree(cfg.Queue + cfg.Workers)}, nil
+	return &Stage{cfg: cfg, tok: tok, exFree: make(chan []schemas.Example, 4), tokFree: newSizeClasses[*docTokens](minTokensShift, tokenClasses, func(size int) int {
+		return max(1, min(cfg.Queue+cfg.Workers, tokenClassBytes/(4*size)))
+	})}, nil
 }
 
 // Meta is the schema metadata of the stage's batches.
@@ -248,11 +249,7 @@ type tokenized struct {
 // buffer of the last documents is still in cache when the next ones are
 // tokenized into it, where a fresh one per document (as large as its
 // text) cost the stage's tokenizing a third more than the tokenizer alone.
-// Free lists rather than a sync.Pool, which empties at every garbage
-// collection; one per power-of-two size, so that a document takes a
-// buffer of its size rather than growing one that held a smaller one (a
-// single list made every buffer grow, one document at a time, to the
-// largest document seen).
+// They are kept in size classes (sizeClasses).
 type docTokens struct {
 	flat  []int32
 	ends  []int
@@ -261,8 +258,7 @@ type docTokens struct {
 
 const (
 	// Token buffers hold 4Ki tokens to 1Mi tokens (16 KiB to 4 MiB), in
-	// powers of two; a document with more gets one of its own, left to
-	// the garbage collector.
+	// powers of two; a document with more gets one of its own.
 	minTokensShift = 12
 	tokenClasses   = 9
 	// tokenClassBytes bounds the idle buffers of each size: at most 8
@@ -270,53 +266,28 @@ const (
 	tokenClassBytes = 8 << 20
 )
 
-// tokenClass returns the smallest class whose buffers hold n tokens, or
-// tokenClasses if none does.
-func tokenClass(n int) int {
-	if n <= 1<<minTokensShift {
-		return 0
-	}
-	return bits.Len(uint(n-1)) - minTokensShift
-}
-
-func newTokenFree(inFlight int) [tokenClasses]chan *docTokens {
-	var free [tokenClasses]chan *docTokens
-	for c := range free {
-		free[c] = make(chan *docTokens, max(1, min(inFlight, tokenClassBytes/(4<<(c+minTokensShift)))))
-	}
-	return free
-}
-
 // docTokens returns a buffer for a document of about n tokens.
 func (s *Stage) docTokens(n int) *docTokens {
-	c := tokenClass(n)
-	if c < tokenClasses {
-		select {
-		case t := <-s.tokFree[c]:
-			return t
-		default:
-		}
+	c, ok := s.tokFree.fit(n)
+	if !ok {
+		return new(docTokens)
 	}
-	t := new(docTokens)
-	if c < tokenClasses {
-		t.flat = make([]int32, 0, 1<<(c+minTokensShift))
+	if t, ok := s.tokFree.get(c); ok {
+		return t
 	}
-	return t
+	return &docTokens{flat: make([]int32, 0, s.tokFree.size(c))}
 }
 
 func (s *Stage) releaseTokens(t *docTokens) {
 	if t == nil {
 		return
 	}
-	c := tokenClass(cap(t.flat))
-	if c >= tokenClasses || cap(t.flat) != 1<<(c+minTokensShift) {
+	c, ok := s.tokFree.exact(cap(t.flat))
+	if !ok {
 		return // grown past its class by a document longer than estimated
 	}
 	clear(t.sents) // drop references to flat
-	select {
-	case s.tokFree[c] <- t:
-	default:
-	}
+	s.tokFree.put(c, t)
 }
 
 type job struct {
