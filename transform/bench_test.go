@@ -310,11 +310,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-// runStage runs st into out as a member of its own group over topic until all
-// ndocs documents are acknowledged, and returns the totals of this run
-// and the CPU and wall-clock time from joining the group to the last
-// acknowledgement.
-// The timed run is the one -transform.timedprofile profiles.
+// runStage runs st into out as a member of its own group over topic
+// until all ndocs documents are acknowledged, and returns the totals of
+// this run and the CPU and wall-clock time from joining the group to the
+// last acknowledgement. The timed run is the one -transform.timedprofile
+// profiles.
 func runStage(ctx context.Context, b *testing.B, bc broker.Config, st *Stage, out *KafkaOutput, topic string, ndocs int, timed bool) (Totals, time.Duration, time.Duration) {
 	before := st.Totals()
 	if timed && *timedProfile != "" {

@@ -176,8 +176,8 @@ type arenaBlock struct {
 // freeBlocks keeps released blocks for reuse, up to 20 MiB (64 blocks:
 // four chunks of 8192 examples at L=128, what a stage holds at most, one
 // open, two sealed, one being written); more are left to the garbage
-// collector. A channel rather than a sync.Pool: the pool
-// empties at every garbage collection, which comes every few chunks.
+// collector. A channel rather than a sync.Pool: the pool empties at every
+// garbage collection, which comes every few chunks.
 var freeBlocks = make(chan *arenaBlock, 64)
 
 // take returns n token ids and n zero segment ids.
