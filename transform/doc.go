@@ -54,14 +54,16 @@
 // CPU-second on a quiet machine; a stage from documents in a topic to
 // acknowledged example batches does 19-21M, a ratio of 0.67-0.69 in the
 // medians of make bench's five runs (single runs 0.57-0.73; the goal is
-// 0.70). Of the stage's CPU (profiles of eight runs): WordPiece 70%,
-// Arrow IPC and LZ4 13% (token-id LZ4 9%), kafka-go 8% (fetch round trips
-// 5%, producing 3%), JSON decoding 4%, packing 3%, system calls 4% (most
-// of them socket reads and writes, counted within the above). WordPiece
-// runs 3-5% slower per token in the stage than alone on the same text:
-// the rest of the stage's memory traffic, about 200 KiB per document,
-// evicts its tables from the core's caches (alone, 200 KiB of other
-// memory between documents costs it as much).
+// 0.70). Of the stage's CPU (eight runs, before the LZ4 change below):
+// WordPiece 70%, Arrow IPC and LZ4 13% (token-id LZ4 9%), kafka-go 8%
+// (fetch round trips 5%, producing 3%), JSON decoding 4%, packing 3%,
+// system calls 4% (most of them socket reads and writes, counted within
+// the above). WordPiece runs 3-5% slower per token in the stage than alone
+// on the same text: the rest of the stage's memory traffic, about 200 KiB
+// per document, evicts its tables from the core's caches (alone, 200 KiB
+// of other memory between documents costs it as much). On a loaded machine
+// (other tenants' load moves the tokenizer-alone figure by 20% or more
+// within a minute) the medians fall to 0.55-0.66.
 //
 // What made the difference (2026-12-05, 0.60 to 0.68): page faults. A
 // kafka.Reader allocates every message value afresh, so a worker turned
@@ -75,28 +77,43 @@
 // the environment; GOGC=off with a memory limit did not (the heap grows
 // to the limit, faulting all the way).
 //
+// Token-id LZ4 without mispredictions (2026-12-05, later): a quarter of
+// the positions of a token id column start a repeated pair of ids, at
+// random, so a search that branches at each lookup mispredicts at most
+// matches. schemas' int32Compressor now marks the repeats in bit masks
+// without a branch and then writes a sequence per set bit: 28% faster on
+// real batches (interleaved A/B), 2% smaller. Encoding a batch got 15-20%
+// faster (BenchmarkStageParts/encode), the stage's steps in sequence went
+// from 0.75-0.78 of WordPiece alone to 0.76-0.80, and in twelve
+// interleaved end-to-end runs on a loaded machine the best end-to-end
+// figure rose 5% (19.7M to 20.7M tokens per CPU-second) and the mean
+// ratio from 0.60 to 0.61.
+//
 // Tried and measured, no gain: LZ4 skip acceleration (at best 3% faster
-// for 5% less compression), 16K/32K-entry match tables (23-35% slower),
-// keeping the table across a frame's blocks (stale candidates: 35-49%
-// slower), a two-pass LZ4 search that took the candidates from a list with
-// a branch apiece (10% slower; int32Compressor's two passes, which
-// branch only at true repeats, are 28% faster), looking matches up at every other word (25% faster, 12%
-// larger), extending matches two words at a time, LIFO reuse of token
-// buffers and arena blocks, 8-byte trie slots (+4% for WordPiece alone
-// and in the stage alike), copying each sentence once instead of twice in
-// the packer, gathering and compressing the id columns a 64 KiB block at
-// a time, shallower stage queues (2 to 8 records instead of 64), scanning
-// JSON strings 16 bytes a step, tokenizing on the reader goroutine, a read
-// buffer under the fetching Client's connections (one under kafka-go's
-// Reader had cut system calls from 8% to 3% of the stage's CPU), pinning
-// the stage and the broker to CPUs of their own, reading values in place
-// in kafka-go's response pages when they lie in one (3% slower: the pages
-// held by queued records starve kafka-go's page pool, which allocates
-// afresh).
+// for 5% less compression), 16K/32K-entry match tables (23-35% slower;
+// with the branch-free search, 4K-32K entries are 3-13% faster for 1-8%
+// less compression), loading the tokens of examples a few rows ahead while
+// gathering a batch's columns (4% of encoding, within the noise end to
+// end), keeping the table across a frame's blocks (stale candidates:
+// 35-49% slower), a two-pass LZ4 search that took the candidates from a
+// list with a branch apiece (10% slower; int32Compressor's two passes,
+// which branch only at true repeats, are 28% faster), looking matches up
+// at every other word (25% faster, 12% larger), extending matches two
+// words at a time, LIFO reuse of token buffers and arena blocks, 8-byte
+// trie slots (+4% for WordPiece alone and in the stage alike), copying
+// each sentence once instead of twice in the packer, gathering and
+// compressing the id columns a 64 KiB block at a time, shallower stage
+// queues (2 to 8 records instead of 64), scanning JSON strings 16 bytes a
+// step, tokenizing on the reader goroutine, a read buffer under the
+// fetching Client's connections (one under kafka-go's Reader had cut
+// system calls from 8% to 3% of the stage's CPU), pinning the stage and
+// the broker to CPUs of their own, reading values in place in kafka-go's
+// response pages when they lie in one (3% slower: the pages held by queued
+// records starve kafka-go's page pool, which allocates afresh).
 //
 // Where the overhead comes from (BenchmarkStageParts, printed by make
 // bench under the end-to-end ratio): the stage's steps run in sequence on
-// one goroutine over documents in memory reach 0.75-0.78 of WordPiece
+// one goroutine over documents in memory reach 0.76-0.80 of WordPiece
 // alone; Stage.Run, with its goroutines and queues and each document
 // copied into a recycled buffer as KafkaInput does, 0.73-0.74; the Kafka
 // client, and a broker sharing the machine's caches and memory, take the
