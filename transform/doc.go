@@ -89,6 +89,27 @@
 // figure rose 5% (19.7M to 20.7M tokens per CPU-second) and the mean
 // ratio from 0.60 to 0.61.
 //
+// What this machine charges the stage and not WordPiece alone (2026-12-05,
+// later). The benchmark machine is a paravirtualized guest (the kernel's
+// pvm_* entry points): there, a page fault costs the faulting process 10.5
+// µs of CPU (256 MiB touched page by page), a system call about 1 µs, and
+// a 20 µs sleep (the runtime's sysmon) 95 µs. WordPiece alone makes none
+// of them. A timed end-to-end run makes 200-2900 faults (2-6% of its CPU,
+// varying from run to run with the same code) and spends 25-80 ms in the
+// kernel (5-12%); in perf samples of the stage's process, garbage
+// collection is about 5%, the scavenger 1-2% and sysmon about 1%. With
+// GODEBUG=madvdontneed=0 the faults all but vanish; a warm-up as long as
+// the timed run, or a 128 MiB ballast raising the heap goal, did not
+// change them beyond the run-to-run spread. Another core copying 64 MiB
+// buffers in a loop does not slow WordPiece alone (eight alternations),
+// so a broker's memory traffic is not what slows it in the stage.
+// Profiled in one process with the passes interleaved (BenchmarkStageParts
+// all and run, -cpuprofile), WordPiece takes 9-11% more CPU per token in
+// the stage than alone, all of it in the trie walk (trie.longest, 18-29%
+// more), the rest of the encoder none: the stage's other memory traffic
+// evicts trie slots between words. Measured this way the earlier 3-5% was
+// too low.
+//
 // Tried and measured, no gain: LZ4 skip acceleration (at best 3% faster
 // for 5% less compression), 16K/32K-entry match tables (23-35% slower;
 // with the branch-free search, 4K-32K entries are 3-13% faster for 1-8%
