@@ -54,7 +54,10 @@
 // CPU-second on a quiet machine; a stage from documents in a topic to
 // acknowledged example batches does 19-21M, a ratio of 0.67-0.69 in the
 // medians of make bench's five runs (single runs 0.57-0.73; the goal is
-// 0.70). Of the stage's CPU (eight runs, before the LZ4 change below):
+// 0.70). That was not repeated since: on 2026-12-05 make bench printed
+// medians of 0.48-0.74 within an hour, 0.59 (0.58-0.62) in its fastest
+// phase (WordPiece alone 31-33M), with best-of-five ratios of 0.54-0.67.
+// Of the stage's CPU (eight runs, before the LZ4 change below):
 // WordPiece 70%, Arrow IPC and LZ4 13% (token-id LZ4 9%), kafka-go 8%
 // (fetch round trips 5%, producing 3%), JSON decoding 4%, packing 3%,
 // system calls 4% (most of them socket reads and writes, counted within
@@ -109,6 +112,15 @@
 // more), the rest of the encoder none: the stage's other memory traffic
 // evicts trie slots between words. Measured this way the earlier 3-5% was
 // too low.
+//
+// A tokenizer-alone figure from the same seconds as the stage's, taken by
+// a probe tokenizing a few milliseconds at a time on a thread of its own
+// while the stage runs, would be immune to the machine's swings; but with
+// no stage at all, pausing 16 ms between slices made WordPiece 5-35%
+// slower than running it without pauses (4-10% with a low-priority
+// spinner keeping the core busy in the pauses), so such a probe flatters
+// the ratio and is not used. Keeping the stage's core busy the same way
+// during end-to-end runs made no difference beyond the spread.
 //
 // Tried and measured, no gain: LZ4 skip acceleration (at best 3% faster
 // for 5% less compression), 16K/32K-entry match tables (23-35% slower;
