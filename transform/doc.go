@@ -61,8 +61,9 @@
 // WordPiece 70%, Arrow IPC and LZ4 13% (token-id LZ4 9%), kafka-go 8%
 // (fetch round trips 5%, producing 3%), JSON decoding 4%, packing 3%,
 // system calls 4% (most of them socket reads and writes, counted within
-// the above). WordPiece runs 3-5% slower per token in the stage than alone
-// on the same text: the rest of the stage's memory traffic, about 200 KiB
+// the above). WordPiece runs slower per token in the stage than alone on
+// the same text (3-5% as measured then; 9-11% profiled in one process,
+// below): the rest of the stage's memory traffic, about 200 KiB
 // per document, evicts its tables from the core's caches (alone, 200 KiB
 // of other memory between documents costs it as much). On a loaded machine
 // (other tenants' load moves the tokenizer-alone figure by 20% or more
@@ -110,8 +111,7 @@
 // all and run, -cpuprofile), WordPiece takes 9-11% more CPU per token in
 // the stage than alone, all of it in the trie walk (trie.longest, 18-29%
 // more), the rest of the encoder none: the stage's other memory traffic
-// evicts trie slots between words. Measured this way the earlier 3-5% was
-// too low.
+// evicts trie slots between words.
 //
 // A tokenizer-alone figure from the same seconds as the stage's, taken by
 // a probe tokenizing a few milliseconds at a time on a thread of its own
