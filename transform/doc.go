@@ -122,6 +122,16 @@
 // the ratio and is not used. Keeping the stage's core busy the same way
 // during end-to-end runs made no difference beyond the spread.
 //
+// The guest's kernel runs page-table isolation without PCID, so every
+// system call flushes the TLB; the trie's ~200 4 KiB pages walked again
+// after each one looked like a cause. Moving the tries onto 2 MiB
+// transparent huge pages (mmap + MADV_HUGEPAGE; the kernel granted them)
+// changed neither WordPiece alone nor WordPiece with a getpid between
+// lines beyond the spread (a system call costs its own ~1 µs, no refill
+// penalty seen), nor the end-to-end figure (15.1M against 15.4M tokens per
+// CPU-second, the mean of eleven interleaved pairs on a noisy machine), so
+// it is not kept (2026-12-06).
+//
 // Tried and measured, no gain: LZ4 skip acceleration (at best 3% faster
 // for 5% less compression), 16K/32K-entry match tables (23-35% slower;
 // with the branch-free search, 4K-32K entries are 3-13% faster for 1-8%
