@@ -128,11 +128,11 @@
 // transparent huge pages (mmap + MADV_HUGEPAGE; the kernel granted them)
 // changed neither WordPiece alone nor WordPiece with a getpid between
 // lines beyond the spread (a system call costs its own ~1 µs, no refill
-// penalty seen), nor the end-to-end figure (15.1M against 15.4M tokens per
-// CPU-second, the mean of eleven interleaved pairs on a noisy machine), so
-// it is not kept (2026-12-06). GOGC=400 against 100, six interleaved
-// pairs the same day: 14.2M against 14.0M end to end, within the spread;
-// the collector's share is too small for its goal to matter.
+// penalty seen), nor the end-to-end figure (15.4M tokens per CPU-second
+// with huge pages, 15.1M without, the means of eleven interleaved pairs on
+// a noisy machine), so it is not kept (2026-12-06). GOGC=400 against 100,
+// six interleaved pairs the same day: 14.2M against 14.0M end to end,
+// within the spread.
 //
 // Tried and measured, no gain: LZ4 skip acceleration (at best 3% faster
 // for 5% less compression), 16K/32K-entry match tables (23-35% slower;
