@@ -28,6 +28,10 @@
 # The broker's CPU is not counted (a Kafka cluster runs elsewhere), but it
 # shares the caches with the stage here.
 #
+# Under the ratio: where the stage's CPU went in those timed runs, from
+# CPU profiles of them (WordPiece, Arrow IPC + LZ4, the Kafka client with
+# its system calls, JSON decoding, packing, the Go runtime, the rest).
+#
 # Then the same ratio without Kafka (BenchmarkStageParts, one core, the
 # corpus once, 3 runs of 5 passes): the stage's steps in sequence on one
 # goroutine, and Stage.Run with its goroutines and queues over documents in
@@ -42,7 +46,11 @@ median='
     for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
     return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
   }'
-out=$(go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -count "${BENCHCOUNT:-5}" ./transform/ 2>&1) || { echo "$out"; exit 1; }
+# The timed stage runs are profiled (100 samples per CPU-second, which
+# costs them well under 1%) for the breakdown printed under the ratio.
+prof=$(mktemp -d)
+trap 'rm -rf "$prof"' EXIT
+out=$(go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -count "${BENCHCOUNT:-5}" ./transform/ -transform.timedprofile "$prof/stage.prof" 2>&1) || { echo "$out"; exit 1; }
 echo "$out" | grep -E '^Benchmark'
 echo "$out" | awk "$median"'
   /^BenchmarkEndToEnd/ {
@@ -70,6 +78,35 @@ echo "$out" | awk "$median"'
     printf "ratio end-to-end / tokenizer = %.2f  (median of %d steady runs of %d, %.2f-%.2f; all runs %.2f; goal >= 0.70)\n", median(r, k), k, n, lo, hi, median(all, n)
     for (i = 1; i <= n; i++) { if (ae[i] > be) be = ae[i]; if (at[i] > bt) bt = at[i] }
     printf "best of %d runs each: end to end %.0f, alone %.0f tokens/s per core, ratio %.2f\n", n, be, bt, be / bt
+  }'
+# Where the stage's CPU went in those runs, from the stacks of the
+# profiles' samples: each sample counts once, under the first of these
+# that its stack passes through.
+for f in "$prof"/stage.prof*; do go tool pprof -traces "$f" 2>/dev/null; done | awk '
+  function flush() {
+    if (ms == 0) return
+    c = "rest of the stage"
+    if (st ~ /wordpiece\.\(\*Tokenizer\)\.Encode/) c = "WordPiece"
+    else if (st ~ /transform\.decodeDocument/) c = "JSON decoding"
+    else if (st ~ /schemas\.\(\*ExamplesEncoder\)/) c = "Arrow IPC + LZ4"
+    else if (st ~ /pack\.\(\*Packer\)|transform\.\(\*Stage\)\.seal/) c = "packing and shuffling"
+    else if (st ~ /segmentio\/kafka-go|transform\.\(\*Kafka(Input|Output)\)/) c = "Kafka client"
+    else if (st !~ /electra-go\/electra/) c = "Go runtime"
+    sum[c] += ms; total += ms; ms = 0
+  }
+  /^-+\+-+$/ { flush(); st = ""; next }
+  /^ +[0-9.]+(ms|s) / {
+    v = $1; ms = (v ~ /ms$/) ? v + 0 : v * 1000
+    st = $0; next
+  }
+  { st = st " " $0 }
+  END {
+    flush()
+    if (total == 0) { print "transform bench: no profile samples for the breakdown"; exit 1 }
+    n = split("WordPiece;Arrow IPC + LZ4;Kafka client;JSON decoding;packing and shuffling;Go runtime;rest of the stage", k, ";")
+    line = ""
+    for (i = 1; i <= n; i++) line = line sprintf("%s%s %.0f%%", i > 1 ? ", " : "", k[i], 100 * sum[k[i]] / total)
+    printf "stage CPU (profiles of the timed runs, %.0f ms of samples): %s\n", total, line
   }'
 out=$(go test -run '^$' -bench '^BenchmarkStageParts/(all|run)$' -benchtime 5x -count 3 -cpu 1 ./transform/ 2>&1) || { echo "$out"; exit 1; }
 echo "$out" | awk "$median"'
