@@ -134,6 +134,24 @@
 // six interleaved pairs the same day: 14.2M against 14.0M end to end,
 // within the spread.
 //
+// Where the rest goes (2026-12-06; make bench now prints this breakdown
+// from profiles of its timed runs). perf at 2 kHz over four timed
+// end-to-end runs, their time windows only: WordPiece 66% of the stage's
+// CPU; kafka-go 8% (socket reads 2.7%, writes 1.9%, its copies 1.2%,
+// CRC32C 0.7%, page faults 0.7%); token-id LZ4 7%; JSON decoding 4% (the
+// byte scan, jsonStop, 58% of it); the rest of encoding 4%; packing 3%;
+// copying records out of kafka-go 1.5%; sysmon 1.4%; garbage collection
+// 1.3%. WordPiece took 6-12% more samples per token in the stage than in
+// the tokenizer-alone runs of the same process. For a ratio of 0.70 the
+// part that is not WordPiece has to fall from about 34% of the stage's CPU
+// to about 26%: by a third, where no single part is above 8%. Not causes:
+// a loop writing every cache line of 0.5-8 MiB, or an ALU spinner, on the
+// other CPU did not slow WordPiece alone beyond the spread (four
+// alternations each), so the broker working beside the stage is not why
+// WordPiece is slower there; a timed run makes about 400 voluntary and
+// 80-280 involuntary context switches, and the whole benchmark 151 CPU
+// migrations in 15 s.
+//
 // Tried and measured, no gain: LZ4 skip acceleration (at best 3% faster
 // for 5% less compression), 16K/32K-entry match tables (23-35% slower;
 // with the branch-free search, 4K-32K entries are 3-13% faster for 1-8%
