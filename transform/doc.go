@@ -167,7 +167,10 @@
 // each sentence once instead of twice in the packer, gathering and
 // compressing the id columns a 64 KiB block at a time, shallower stage
 // queues (2 to 8 records instead of 64), scanning JSON strings 16 bytes a
-// step, tokenizing on the reader goroutine, a read buffer under the
+// step (as two words in Go, and with SSE2 in assembly, 20% faster per
+// scan: escapes come every 40-100 bytes, so the call costs about as much
+// as the scan, and the scan is 2.5% of the stage), tokenizing on the
+// reader goroutine, a read buffer under the
 // fetching Client's connections (one under kafka-go's Reader had cut
 // system calls from 8% to 3% of the stage's CPU), pinning the stage and
 // the broker to CPUs of their own, reading values in place in kafka-go's
