@@ -144,13 +144,13 @@
 // 1.3%. WordPiece took 6-12% more samples per token in the stage than in
 // the tokenizer-alone runs of the same process. For a ratio of 0.70 the
 // part that is not WordPiece has to fall from about 34% of the stage's CPU
-// to about 26%: by a third, where no single part is above 8%. Not causes:
-// a loop writing every cache line of 0.5-8 MiB, or an ALU spinner, on the
-// other CPU did not slow WordPiece alone beyond the spread (four
-// alternations each), so the broker working beside the stage is not why
-// WordPiece is slower there; a timed run makes about 400 voluntary and
-// 80-280 involuntary context switches, and the whole benchmark 151 CPU
-// migrations in 15 s.
+// to about 26% (a third less CPU), where no single part is above 8%. Not
+// causes: a loop writing every cache line of 0.5-8 MiB, or an ALU
+// spinner, on the other CPU did not slow WordPiece alone beyond the
+// spread (four alternations each), so load beside the stage, such as the
+// broker's, does not explain why WordPiece is slower there; a timed run
+// makes about 400 voluntary and 80-280 involuntary context switches, and
+// the whole benchmark 151 CPU migrations in 15 s.
 //
 // Tried and measured, no gain: LZ4 skip acceleration (at best 3% faster
 // for 5% less compression), 16K/32K-entry match tables (23-35% slower;
@@ -167,12 +167,12 @@
 // each sentence once instead of twice in the packer, gathering and
 // compressing the id columns a 64 KiB block at a time, shallower stage
 // queues (2 to 8 records instead of 64), scanning JSON strings 16 bytes a
-// step (as two words in Go, and with SSE2 in assembly, 20% faster per
-// scan: escapes come every 40-100 bytes, so the call costs about as much
-// as the scan, and the scan is 2.5% of the stage), tokenizing on the
-// reader goroutine, a read buffer under the
-// fetching Client's connections (one under kafka-go's Reader had cut
-// system calls from 8% to 3% of the stage's CPU), pinning the stage and
+// step (as two words in Go; with SSE2 in assembly it was 20% faster per
+// scan, but escapes come every 40-100 bytes, so the call costs about as
+// much as the scan, and the scan is 2.5% of the stage), tokenizing on the
+// reader goroutine, a read buffer under the fetching Client's
+// connections (one under kafka-go's Reader had cut system calls from 8%
+// to 3% of the stage's CPU), pinning the stage and
 // the broker to CPUs of their own, reading values in place in kafka-go's
 // response pages when they lie in one (3% slower: the pages held by queued
 // records starve kafka-go's page pool, which allocates afresh).
