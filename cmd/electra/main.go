@@ -40,6 +40,7 @@ var errUsage = errors.New("usage")
 
 func main() {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	reexecForMADVFree(os.Args[1:])
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 

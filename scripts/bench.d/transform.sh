@@ -40,6 +40,14 @@
 # steps, its concurrency, or the Kafka client.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Both benchmarks run with the Go runtime setting that `electra transform`
+# and `electra run` give themselves (cmd/electra/madvfree_linux.go): free
+# heap pages go back to Linux with MADV_FREE, so reusing them does not
+# fault. A GODEBUG that sets madvdontneed itself is left as it is.
+case ",${GODEBUG:-}," in
+*,\ madvdontneed=* | *,madvdontneed=*) ;;
+*) export GODEBUG="${GODEBUG:+$GODEBUG,}madvdontneed=0" ;;
+esac
 # The median of a[1..n], for both reports below.
 median='
   function median(a, n,   i, j, t) {
