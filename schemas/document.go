@@ -69,7 +69,15 @@ func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field
 
 // Validate checks the contract and returns a *FieldError naming the first
 // offending field.
-func (d *Document) Validate() error {
+func (d *Document) Validate() error { return d.validate(true) }
+
+// ValidateDecoded is Validate for a document whose strings the decoder
+// has already checked to be valid UTF-8, as JSON decoding does: the text
+// is not read through again, which cost a transform worker ~0.5% of its
+// CPU.
+func (d *Document) ValidateDecoded() error { return d.validate(false) }
+
+func (d *Document) validate(checkUTF8 bool) error {
 	if d == nil {
 		return &FieldError{Field: "document", Reason: "is null"}
 	}
@@ -88,7 +96,7 @@ func (d *Document) Validate() error {
 		}
 	}
 	for _, f := range []struct{ name, v string }{{"id", d.ID}, {"title", d.Title}, {"url", d.URL}, {"lang", d.Lang}, {"text", d.Text}} {
-		if !utf8.ValidString(f.v) {
+		if checkUTF8 && !utf8.ValidString(f.v) {
 			return &FieldError{Field: f.name, Reason: "is not valid UTF-8"}
 		}
 	}

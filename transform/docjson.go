@@ -32,7 +32,8 @@ import (
 // sentences from them rather than scanning it again.
 func decodeDocument(b []byte, scratch *docScratch) (schemas.Document, error) {
 	if d, ok := fastDocument(b, scratch); ok {
-		return d, d.Validate()
+		// fastDocument refuses invalid UTF-8 (the fallback reports it).
+		return d, d.ValidateDecoded()
 	}
 	d, err := schemas.DecodeDocument(b)
 	scratch.lines = scratch.lines[:0]
