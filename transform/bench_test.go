@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"syscall"
@@ -82,6 +83,10 @@ var timedProfile = flag.String("transform.timedprofile", "", "write CPU profiles
 // timedMemProfile: heap profiles from just before and just after the
 // timed run, to read its allocations alone with
 // go tool pprof -sample_index=alloc_space -base FILE.before FILE.
+// timedTrace: an execution trace of the timed run, to see when the stage
+// waits and for what (go tool trace).
+var timedTrace = flag.String("transform.timedtrace", "", "write an execution trace of BenchmarkEndToEnd's timed run to this file")
+
 var timedMemProfile = flag.String("transform.timedmemprofile", "", "write heap profiles from before (FILE.before) and after (FILE) BenchmarkEndToEnd's timed run")
 
 func writeHeapProfile(b *testing.B, name string) {
@@ -331,6 +336,17 @@ func runStage(ctx context.Context, b *testing.B, bc broker.Config, st *Stage, ou
 			b.Fatal(err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if timed && *timedTrace != "" {
+		f, err := os.Create(*timedTrace)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			b.Fatal(err)
+		}
+		defer trace.Stop()
 	}
 	if timed && *timedMemProfile != "" {
 		writeHeapProfile(b, *timedMemProfile+".before")

@@ -81,6 +81,30 @@
 // the environment; GOGC=off with a memory limit did not (the heap grows
 // to the limit, faulting all the way).
 //
+// The faults that were left (2026-12-06, later): 1,250-2,400 per timed
+// run, whatever GOGC (100, 200, 400), from buffers allocated afresh in
+// the run (record buffers and token buffers beyond the free lists, the
+// decoder's scratch, packing arenas, kafka-go's pages) onto pages the
+// scavenger had handed back; the run allocates only ~6 MB, a fault per 4
+// KiB page. So `electra transform` and `electra run` now execute
+// themselves with GODEBUG=madvdontneed=0 (cmd/electra/madvfree_linux.go)
+// and make bench runs the stage the same way: in eight interleaved pairs
+// of runs, 37-104 faults instead of 1,540-2,340, system time 37 ms
+// instead of 55 ms (means), mean ratio 0.62 instead of 0.60 on a machine
+// whose tokenizer-alone figure moved by up to 45% within a run.
+//
+// Where the stage waits (an execution trace of a timed run,
+// -transform.timedtrace): nowhere in its steady state. The one core is
+// busy from the first fetches to the last chunk; the waits are joining
+// the group (~50 ms of wall clock, ~17 ms of CPU) and the last chunk's
+// idle seal. The tokenizer goroutine blocks about 20 times per run, so it
+// tokenizes ~75 documents at a stretch: the rest of the stage's memory
+// traffic comes between stretches, not between documents. The broker's
+// process used ~10% of the other CPU. Neither GOMAXPROCS 2 (one
+// tokenizer goroutine, the rest free to run on the other core) nor
+// timing eight repetitions of the corpus instead of four (start-up spread
+// thinner) moved the ratio beyond the spread (five or six runs each).
+//
 // Token-id LZ4 without mispredictions (2026-12-05, later): a quarter of
 // the positions of a token id column start a repeated pair of ids, at
 // random, so a search that branches at each lookup mispredicts at most
