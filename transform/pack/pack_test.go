@@ -95,6 +95,20 @@ func TestPackRules(t *testing.T) {
 			trunc: 7,
 		},
 		{
+			// Target 32, A target 14: s2 (10) fails the 0.5 draw and opens
+			// B; s3 (3) still fits A (10+3 < 14, no draw) and joins it
+			// after B has begun; s4 goes to B (no draw once B is not
+			// empty). B is cut to 32-13-3 = 16 tokens.
+			name: "a short sentence after B has begun still joins A", l: 32,
+			sents: [][]int32{sent(1000, 10), sent(2000, 10), sent(3000, 3), sent(4000, 12)},
+			draws: []float64{no, no, 0.5, no},
+			want: []schemas.Example{{
+				InputIDs:   cat([]int32{cls}, sent(1000, 10), sent(3000, 3), []int32{sep}, sent(2000, 10), sent(4000, 6), []int32{sep}),
+				SegmentIDs: segs(15, 17),
+			}},
+			trunc: 6,
+		},
+		{
 			name: "single segment with probability 0.1, cut to L-2", l: 16,
 			sents: [][]int32{s1, s2, s3, s4},
 			draws: []float64{no, 0.0999, no},
