@@ -105,6 +105,22 @@
 // timing eight repetitions of the corpus instead of four (start-up spread
 // thinner) moved the ratio beyond the spread (five or six runs each).
 //
+// Queue depth (2026-12-06, later). The stage queued 64 records per
+// tokenizer: the reader copied a burst of them (~2 MB of values) and the
+// tokenizer filled as many token buffers before the assembler read them
+// back, more than the core's 1 MiB L2 holds. At 8 per tokenizer, Stage.Run
+// over documents in memory (BenchmarkStageParts/run) reached 0.74 of
+// WordPiece alone against 0.72 at 64 (five interleaved rounds; 4: 0.73;
+// 2: 0.68, where switching goroutines costs more), so 8 is the default.
+// End to end the machine's swings hide a change this size (an earlier
+// test of 2 to 8 showed nothing; so did this session's pairs). A copying
+// loop over 16 MiB buffers on the other CPU did not lower Stage.Run's
+// ratio (0.74 both ways, four alternations), so another core's cache
+// traffic is not what makes the end-to-end stage slower than the same
+// stage in memory; nor are idle stretches that would hand the core to
+// other tenants: traces of three more timed runs show none in their
+// middle half in two, 32 ms in the third.
+//
 // Token-id LZ4 without mispredictions (2026-12-05, later): a quarter of
 // the positions of a token id column start a repeated pair of ids, at
 // random, so a search that branches at each lookup mispredicts at most
@@ -189,9 +205,8 @@
 // words at a time, LIFO reuse of token buffers and arena blocks, 8-byte
 // trie slots (+4% for WordPiece alone and in the stage alike), copying
 // each sentence once instead of twice in the packer, gathering and
-// compressing the id columns a 64 KiB block at a time, shallower stage
-// queues (2 to 8 records instead of 64), scanning JSON strings 16 bytes a
-// step (as two words in Go; with SSE2 in assembly it was 20% faster per
+// compressing the id columns a 64 KiB block at a time, scanning JSON
+// strings 16 bytes a step (as two words in Go; with SSE2 in assembly it was 20% faster per
 // scan, but escapes come every 40-100 bytes, so the call costs about as
 // much as the scan, and the scan is 2.5% of the stage), tokenizing on the
 // reader goroutine, a read buffer under the fetching Client's
