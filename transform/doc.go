@@ -118,8 +118,8 @@
 // ratio (0.74 both ways, four alternations), so another core's cache
 // traffic is not what makes the end-to-end stage slower than the same
 // stage in memory; nor are idle stretches that would hand the core to
-// other tenants: traces of three more timed runs show none in their
-// middle half in two, 32 ms in the third.
+// other tenants: traces of three more timed runs show none from a tenth
+// to three fifths of the way through in two, 32 ms in the third.
 //
 // Token-id LZ4 without mispredictions (2026-12-05, later): a quarter of
 // the positions of a token id column start a repeated pair of ids, at
