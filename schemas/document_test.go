@@ -47,6 +47,19 @@ func TestDocumentValidate(t *testing.T) {
 				t.Errorf("message %q does not name the field", err)
 			}
 		})
+		// ValidateDecoded is for strings a decoder has checked already:
+		// the same verdict, except that it trusts their UTF-8.
+		t.Run(tt.name+"/decoded", func(t *testing.T) {
+			d := good
+			tt.edit(&d)
+			err, want := d.ValidateDecoded(), d.Validate()
+			if strings.HasPrefix(tt.name, "invalid utf-8") {
+				want = nil
+			}
+			if (err == nil) != (want == nil) || err != nil && err.Error() != want.Error() {
+				t.Fatalf("ValidateDecoded() = %v, want %v", err, want)
+			}
+		})
 	}
 }
 
