@@ -206,12 +206,12 @@
 // trie slots (+4% for WordPiece alone and in the stage alike), copying
 // each sentence once instead of twice in the packer, gathering and
 // compressing the id columns a 64 KiB block at a time, scanning JSON
-// strings 16 bytes a step (as two words in Go; with SSE2 in assembly it was 20% faster per
-// scan, but escapes come every 40-100 bytes, so the call costs about as
-// much as the scan, and the scan is 2.5% of the stage), tokenizing on the
-// reader goroutine, a read buffer under the fetching Client's
-// connections (one under kafka-go's Reader had cut system calls from 8%
-// to 3% of the stage's CPU), pinning the stage and
+// strings 16 bytes a step (as two words in Go; with SSE2 in assembly it
+// was 20% faster per scan, but escapes come every 40-100 bytes, so the
+// call costs about as much as the scan, and the scan is 2.5% of the
+// stage), tokenizing on the reader goroutine, a read buffer under the
+// fetching Client's connections (one under kafka-go's Reader had cut
+// system calls from 8% to 3% of the stage's CPU), pinning the stage and
 // the broker to CPUs of their own, reading values in place in kafka-go's
 // response pages when they lie in one (3% slower: the pages held by queued
 // records starve kafka-go's page pool, which allocates afresh).
