@@ -85,3 +85,62 @@ func FuzzDecodeDocument(f *testing.F) {
 	f.Add(d)
 	f.Fuzz(func(t *testing.T, b []byte) { checkDecodeAgrees(t, b) })
 }
+
+// jsonStopBytes is jsonStop one byte at a time, the definition the fast
+// scans must agree with.
+func jsonStopBytes(s []byte) (int, bool) {
+	high := false
+	for i, c := range s {
+		if c == '"' || c == '\\' || c < 0x20 {
+			return i, high
+		}
+		high = high || c >= 0x80
+	}
+	return len(s), high
+}
+
+// TestJSONStop places each kind of stop byte, and a high byte before or
+// after it, at every position across the 8-byte words and 32-byte blocks
+// of the scans, in inputs whose lengths end inside and on their edges.
+func TestJSONStop(t *testing.T) {
+	stops := []byte{'"', '\\', 0x00, '\n', 0x1f}
+	plain := []byte{'a', ' ', 0x20, 0x7f, '/', 'u'}
+	for n := 0; n <= 100; n++ {
+		for at := -1; at < n; at++ { // -1: no stop byte
+			for k, stop := range stops {
+				for _, hiAt := range []int{-1, 0, at - 1, at + 1, n - 1} {
+					s := make([]byte, n)
+					for i := range s {
+						s[i] = plain[(i+k)%len(plain)]
+					}
+					if hiAt >= 0 && hiAt < n {
+						s[hiAt] = 0x80 | byte(hiAt)
+					}
+					if at >= 0 {
+						s[at] = stop
+					}
+					gi, gh := jsonStop(s)
+					wi, wh := jsonStopBytes(s)
+					if gi != wi || gh != wh {
+						t.Fatalf("%q: jsonStop = %d, %v; want %d, %v", s, gi, gh, wi, wh)
+					}
+					if gi, gh = jsonStopWords(s); gi != wi || gh != wh {
+						t.Fatalf("%q: jsonStopWords = %d, %v; want %d, %v", s, gi, gh, wi, wh)
+					}
+				}
+			}
+		}
+	}
+}
+
+func FuzzJSONStop(f *testing.F) {
+	f.Add([]byte(`plain text then a "quote`))
+	f.Add([]byte("é and more than thirty-two bytes of text before the \\n escape"))
+	f.Fuzz(func(t *testing.T, s []byte) {
+		gi, gh := jsonStop(s)
+		wi, wh := jsonStopBytes(s)
+		if gi != wi || gh != wh {
+			t.Fatalf("%q: jsonStop = %d, %v; want %d, %v", s, gi, gh, wi, wh)
+		}
+	})
+}
