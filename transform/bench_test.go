@@ -18,6 +18,7 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -105,6 +106,24 @@ func rusage() syscall.Rusage {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return ru
+}
+
+// procIO reads the process's I/O counters (Linux's /proc/self/io; nil
+// elsewhere): syscr and syscw count its read and write system calls, each
+// of which costs a microsecond or more on a virtual machine.
+func procIO() map[string]int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return nil
+	}
+	m := make(map[string]int64)
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ": ")
+		if n, err := strconv.ParseInt(v, 10, 64); ok && err == nil {
+			m[k] = n
+		}
+	}
+	return m
 }
 
 // profiledRuns counts the timed runs profiled so far, to name their files.
@@ -353,7 +372,7 @@ func runStage(ctx context.Context, b *testing.B, bc broker.Config, st *Stage, ou
 		defer writeHeapProfile(b, *timedMemProfile)
 	}
 	wall0, cpu0 := time.Now(), cpuTime()
-	ru0 := rusage()
+	ru0, io0 := rusage(), procIO()
 	in, err := NewKafkaInput(ctx, KafkaInputConfig{Broker: bc, Topic: topic, Group: "bench-" + topic, SessionTimeout: 2 * time.Second, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
@@ -374,6 +393,10 @@ func runStage(ctx context.Context, b *testing.B, bc broker.Config, st *Stage, ou
 		ru := rusage()
 		b.ReportMetric(float64(ru.Stime.Nano()-ru0.Stime.Nano())/1e6, "sys-ms")
 		b.ReportMetric(float64(ru.Minflt-ru0.Minflt), "page-faults")
+		if io := procIO(); io != nil && io0 != nil {
+			b.ReportMetric(float64(io["syscr"]-io0["syscr"]), "read-calls")
+			b.ReportMetric(float64(io["syscw"]-io0["syscw"]), "write-calls")
+		}
 	}
 	stop()
 	<-done
