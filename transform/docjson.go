@@ -248,10 +248,11 @@ func jsonString(b []byte, i int, buf *[]byte, lines *[]int) ([]byte, int, bool) 
 // whether the run holds bytes >= 0x80. A document's text is one long run
 // per line, so this scan passes over every byte of the input: where the
 // CPU has AVX2 (jsonstop_amd64.s) it takes 32 bytes at a time, and
-// jsonStopWords the rest.
+// jsonStopWords the rest: what follows the whole blocks, or all of s
+// without AVX2.
 func jsonStop(s []byte) (int, bool) {
-	n, hi := jsonStopBlocks(s)
-	if n < len(s)&^31 {
+	n, hi, stopped := jsonStopBlocks(s)
+	if stopped {
 		return n, hi
 	}
 	k, h := jsonStopWords(s[n:])

@@ -3,6 +3,7 @@ package transform
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -101,8 +102,17 @@ func jsonStopBytes(s []byte) (int, bool) {
 
 // TestJSONStop places each kind of stop byte, and a high byte before or
 // after it, at every position across the 8-byte words and 32-byte blocks
-// of the scans, in inputs whose lengths end inside and on their edges.
+// of the scans, in inputs whose lengths end inside and on their edges,
+// with the assembly scan (where the CPU has it) and without.
 func TestJSONStop(t *testing.T) {
+	defer func(h bool) { hasAVX2 = h }(hasAVX2)
+	for _, avx := range []bool{false, hasAVX2} {
+		hasAVX2 = avx
+		t.Run(fmt.Sprint("avx2=", avx), testJSONStop)
+	}
+}
+
+func testJSONStop(t *testing.T) {
 	stops := []byte{'"', '\\', 0x00, '\n', 0x1f}
 	plain := []byte{'a', ' ', 0x20, 0x7f, '/', 'u'}
 	for n := 0; n <= 100; n++ {
