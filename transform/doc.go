@@ -214,31 +214,31 @@
 // strings 16 bytes a step (as two words in Go; with SSE2 in assembly it
 // was 20% faster per scan, but escapes come every 40-100 bytes, so the
 // call costs about as much as the scan), tokenizing on the reader
-// goroutine, a read buffer under the
-// fetching Client's connections (one under kafka-go's Reader had cut
-// system calls from 8% to 3% of the stage's CPU), pinning the stage and
+// goroutine, a read buffer under the fetching Client's connections (one
+// under kafka-go's Reader had cut system calls from 8% to 3% of the
+// stage's CPU; under the Client, reads per run fall from ~890 to ~320 and
+// system time does not move, since kafka-go reads a fetch response
+// straight into 64 KiB pages), pinning the stage and
 // the broker to CPUs of their own, reading values in place in kafka-go's
 // response pages when they lie in one (3% slower: the pages held by queued
 // records starve kafka-go's page pool, which allocates afresh).
 //
-// Also tried 2026-12-06, no gain: a 4 MiB SO_RCVBUF, or a 256 KiB read
-// buffer, under the Transport's connections (those of the fetching Client
-// and of the Writers): reads per run fell from ~890 to ~320 with the
-// buffer, and system time did not move with either, since kafka-go reads
-// a fetch response straight into 64 KiB pages; matching only repeats of
-// three words in the token-id LZ4 (encoding 8% faster, the whole message
-// 1.40x smaller instead of 1.83x).
+// Also tried 2026-12-06, no gain: a 4 MiB SO_RCVBUF under the
+// Transport's connections (those of the fetching Client and of the
+// Writers; system time did not move); matching only repeats of three
+// words in the token-id LZ4 (encoding 8% faster, the whole message 1.40x
+// smaller instead of 1.83x).
 //
 // Which half of the Kafka path costs the most (2026-12-06, a throwaway
 // benchmark, five interleaved runs each): the stage reading from Kafka
 // and encoding in memory reached 0.56-0.72 of WordPiece alone; reading
 // documents from memory and producing to Kafka, about what the stage
-// reaches in memory (0.75-0.95). Profiles of the
-// Kafka-input runs show WordPiece, encoding and packing taking the same
-// CPU as in memory; the extra is kafka-go's fetch decoding (~5% of the
-// stage's CPU, a fifth of it fresh 64 KiB pages once the garbage
-// collector has emptied its page pool) and system time for the socket
-// reads (25-50 ms of ~450 ms a run), which profiles do not sample well.
+// reaches in memory (0.75-0.95). Profiles of the Kafka-input runs show
+// WordPiece, encoding and packing taking the same CPU as in memory; the
+// extra is kafka-go's fetch decoding (~5% of the stage's CPU, a fifth of
+// it allocating fresh 64 KiB pages) and system time for the socket reads
+// (25-50 ms of ~450 ms a run), which profiles do not sample well. A timed
+// run allocates only ~10 MB, so garbage collection is not the cause.
 //
 // Where the overhead comes from (BenchmarkStageParts, printed by make
 // bench under the end-to-end ratio): the stage's steps run in sequence on
