@@ -204,6 +204,8 @@ type Stage struct {
 
 	mu     sync.Mutex
 	totals Totals
+	// moved is closed, and replaced, whenever totals change (WaitTotals).
+	moved chan struct{}
 }
 
 // New returns a Stage. tok is shared by the tokenizer goroutines.
@@ -236,6 +238,39 @@ func (s *Stage) Totals() Totals {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.totals
+}
+
+// WaitTotals blocks until done holds for the running counts, and returns
+// them, or until ctx ends. It wakes once per acknowledged chunk rather than
+// on a timer: callers waiting for a stream to be through (tests, the
+// throughput benchmark) would otherwise poll, and on a virtual machine each
+// timer wake-up costs the process tens of microseconds of CPU.
+func (s *Stage) WaitTotals(ctx context.Context, done func(Totals) bool) (Totals, error) {
+	for {
+		s.mu.Lock()
+		t := s.totals
+		if s.moved == nil {
+			s.moved = make(chan struct{})
+		}
+		moved := s.moved
+		s.mu.Unlock()
+		if done(t) {
+			return t, nil
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return t, ctx.Err()
+		}
+	}
+}
+
+// changed wakes WaitTotals; s.mu is held.
+func (s *Stage) changed() {
+	if s.moved != nil {
+		close(s.moved)
+		s.moved = nil
+	}
 }
 
 // tokenized is a worker's result for one record.
@@ -408,6 +443,7 @@ func (s *Stage) Run(ctx context.Context, in Input, out Output) error {
 			} else {
 				s.mu.Lock()
 				s.totals.Commits++
+				s.changed()
 				s.mu.Unlock()
 			}
 			s.mu.Lock()
@@ -415,6 +451,7 @@ func (s *Stage) Run(ctx context.Context, in Input, out Output) error {
 			s.totals.Dead += int64(len(c.Dead))
 			s.totals.Records += int64(c.Documents)
 			s.totals.Pack.Add(c.Stats)
+			s.changed()
 			s.mu.Unlock()
 			s.release(c)
 		}

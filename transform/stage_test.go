@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/neurosnap/sentences/english"
 
@@ -317,4 +319,45 @@ func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// TestWaitTotals: a waiter wakes when the acknowledged chunks reach its
+// condition, while the stage runs, and a cancelled wait returns the
+// context's error with the counts so far.
+func TestWaitTotals(t *testing.T) {
+	tok := loadTok(t)
+	docs := mobyDick(t, 12)
+	st, err := New(Config{MaxSeqLength: 128, Workers: 2, BatchRows: 16, ShuffleExamples: 32}, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeJSONL(t, filepath.Join(dir, "d.jsonl"), docs, nil)
+	// The output holds the third chunk until the waiter has seen two: the
+	// wait must return while the run is still going.
+	seen := make(chan Totals, 1)
+	chunks := 0
+	out := outputFunc(func(c *Chunk) {
+		if chunks++; chunks == 3 {
+			<-seen
+		}
+	})
+	done := make(chan error, 1)
+	go func() { done <- st.Run(context.Background(), NewJSONLInput([]string{filepath.Join(dir, "d.jsonl")}), out) }()
+	got, err := st.WaitTotals(context.Background(), func(t Totals) bool { return t.Commits >= 2 })
+	if err != nil || got.Commits != 2 || got.Records == 0 {
+		t.Fatalf("WaitTotals = %+v, %v; want 2 commits and their records", got, err)
+	}
+	seen <- got
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if all := st.Totals(); all.Records != int64(len(docs)) {
+		t.Fatalf("stage acknowledged %d of %d documents", all.Records, len(docs))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := st.WaitTotals(ctx, func(t Totals) bool { return t.Records > int64(len(docs)) }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a wait that cannot be met returned %v, want the context's deadline", err)
+	}
 }
