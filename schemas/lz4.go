@@ -282,10 +282,8 @@ func (c *int32Compressor) compress(src, dst []byte) int {
 	// bounds checks on each, they cost as much as the search itself. Each
 	// one is within bounds by the loop conditions noted beside it.
 	sp, dp := unsafe.Pointer(unsafe.SliceData(src)), unsafe.Pointer(unsafe.SliceData(dst))
-	tp := unsafe.Pointer(&c.table)
 	nw := len(src) / 4
 	word := func(k int) uint32 { return *(*uint32)(unsafe.Add(sp, 4*k)) }
-	pair := func(k int) uint64 { return *(*uint64)(unsafe.Add(sp, 4*k)) }
 	di, anchor := 0, 0
 	next := 0 // the first word that the matches so far do not cover
 	matchEnd := len(src) - lz4LastLiterals
@@ -296,23 +294,7 @@ func (c *int32Compressor) compress(src, dst []byte) int {
 	nm := last/64 + 1
 	// First pass: bit i%64 of masks[i/64] is set where the pair at i
 	// repeats the one at cand[i]. (The pair at 0 has no earlier one.)
-	for w := range nm {
-		var m uint64
-		lo, hi := max(64*w, 1), min(64*w+64, last+1)
-		for i := lo; i < hi; i++ {
-			v := pair(i)
-			slot := (*uint16)(unsafe.Add(tp, 2*(v*0x9E3779B97F4A7C15>>(64-int32TableBits))))
-			j := *slot // < i
-			*slot = uint16(i)
-			*(*uint16)(unsafe.Add(cp, 2*i)) = j
-			var hit uint64
-			if pair(int(j)) == v { // compiled to a flag, not a branch
-				hit = 1
-			}
-			m |= hit << (i & 63)
-		}
-		c.masks[w] = m
-	}
+	c.findRepeats(sp, last)
 	// Second pass: a sequence for each repeat that the last match does
 	// not cover (a shift by 64 or more clears a mask).
 	for w, m := range c.masks[:nm] {
@@ -375,11 +357,46 @@ func (c *int32Compressor) compress(src, dst []byte) int {
 			}
 			dst[tok] = t
 			anchor = end
-			next = int(uint(end+3) >> 2) // > i
-			m &= ^uint64(0) << uint(next-base)
+			next = int(uint(end+3) >> 2) // > i+1
+			// Most matches are one pair and a few bytes of the next word
+			// (next == i+2): clear bits i and i+1 without waiting for the
+			// match's end, so that finding the next repeat does not hang on
+			// this one's loads; only a longer match clears more, behind a
+			// branch that is rarely taken. (Bit i+1 of the next mask, when
+			// i%64 == 63, is cleared by that mask's start from next.)
+			m &= m - 1
+			m &^= 2 << uint(i&63)
+			if next > i+2 {
+				m &= ^uint64(0) << uint(next-base)
+			}
 		}
 	}
 	return lz4Tail(dst, di, src[anchor:], limit)
+}
+
+// findRepeats is int32Compressor's first pass over the block at sp, the
+// pairs at 1 to last: a function of its own, so that its loop keeps its
+// few values in registers (inside compress, the compiler reloaded four of
+// them from the stack on every word).
+func (c *int32Compressor) findRepeats(sp unsafe.Pointer, last int) {
+	tp, cp := unsafe.Pointer(&c.table), unsafe.Pointer(&c.cand)
+	for w := range last/64 + 1 {
+		var m uint64
+		lo, hi := max(64*w, 1), min(64*w+64, last+1)
+		for i := lo; i < hi; i++ {
+			v := *(*uint64)(unsafe.Add(sp, 4*i))
+			slot := (*uint16)(unsafe.Add(tp, 2*(v*0x9E3779B97F4A7C15>>(64-int32TableBits))))
+			j := *slot // < i
+			*slot = uint16(i)
+			*(*uint16)(unsafe.Add(cp, 2*i)) = j
+			var hit uint64
+			if *(*uint64)(unsafe.Add(sp, 4*int(j))) == v { // compiled to a flag, not a branch
+				hit = 1
+			}
+			m |= hit << (i & 63)
+		}
+		c.masks[w] = m
+	}
 }
 
 // littleEndian: the word loads above read the host's byte order.
