@@ -343,7 +343,9 @@ func TestWaitTotals(t *testing.T) {
 		}
 	})
 	done := make(chan error, 1)
-	go func() { done <- st.Run(context.Background(), NewJSONLInput([]string{filepath.Join(dir, "d.jsonl")}), out) }()
+	go func() {
+		done <- st.Run(context.Background(), NewJSONLInput([]string{filepath.Join(dir, "d.jsonl")}), out)
+	}()
 	got, err := st.WaitTotals(context.Background(), func(t Totals) bool { return t.Commits >= 2 })
 	if err != nil || got.Commits != 2 || got.Records == 0 {
 		t.Fatalf("WaitTotals = %+v, %v; want 2 commits and their records", got, err)
