@@ -150,19 +150,19 @@ func (in *KafkaInput) loop(ctx context.Context) {
 }
 
 // fetchBytes bounds a fetch response. The response sits in memory until
-// its last record is handed to the stage; a few dozen documents cover the
+// the stage has recycled its last record; a few dozen documents cover the
 // round trip to the broker. A record batch larger than this still comes,
 // alone (brokers return at least one batch).
 const fetchBytes = 1 << 20
 
 // fetch reads partition a from its committed offset until the generation
-// ends. It fetches with kafka-go's protocol-level Client rather than a
-// kafka.Reader: the Reader allocates every message value afresh, a
-// document's worth of garbage per record (half of what a transform worker
-// allocated; most values are large objects, whose pages the runtime
-// returns to the kernel between collections and then faults in again),
-// where the Client's responses sit in pooled pages that the values are
-// copied out of, into buffers the stage hands back (Recycle).
+// ends. It fetches with broker.FetchConn, whose responses are read into
+// buffers of this package and whose records are handed to the stage in
+// place (fetchBuf), where kafka-go's client decodes into pooled pages that
+// every value has to be copied out of. Batches FetchConn does not read
+// (compressed ones), and clusters it cannot authenticate with (SASL), go
+// through kafka-go's protocol-level Client instead (fetchGeneral), one
+// response at a time.
 func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAssignment) {
 	client, err := in.cfg.Broker.Client()
 	if err != nil {
@@ -171,9 +171,6 @@ func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAss
 	}
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	off := a.Offset
-	if off < 0 {
-		off = kafka.FirstOffset
-	}
 	// A cut recorded at the committed offset goes on the record there. The
 	// fetch waits for it: starting without it could seal that chunk on
 	// idle elsewhere and republish its examples under other ids.
@@ -188,80 +185,242 @@ func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAss
 			in.cfg.Logger.Info("transform: the chunk at the committed offset was sealed on idle; sealing it at the same record", "topic", in.cfg.Topic, "partition", a.ID, "from", off, "through", cut.Through)
 		}
 	}
-	backoff := func(d *time.Duration) bool {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(*d):
-		}
-		*d = min(2**d, 5*time.Second)
-		return true
-	}
+	f := &partitionFetch{in: in, client: client, gen: gen, partition: a.ID, cut: cut, cutAt: cutAt, raw: true}
+	defer f.close()
 	wait := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		in.fetches.Add(1)
-		res, err := client.Fetch(ctx, &kafka.FetchRequest{
-			Topic: in.cfg.Topic, Partition: a.ID, Offset: off,
-			MinBytes: 1, MaxBytes: fetchBytes, MaxWait: 250 * time.Millisecond,
-		})
-		if err == nil {
-			err = res.Error
+		if off < 0 {
+			// No committed offset: the log's start, which the raw fetch
+			// has to be told as a number.
+			off, err = f.logStart(ctx)
+		} else {
+			off, err = f.next(ctx, off)
 		}
 		switch {
 		case ctx.Err() != nil:
 			return
-		case errors.Is(err, kafka.OffsetOutOfRange) && off >= 0 && res != nil && res.LogStartOffset > off:
-			// Retention deleted records before anyone transformed them;
-			// nothing can bring them back.
-			in.cfg.Logger.Warn("transform: records were deleted from the log before they were transformed; going on from the log's start", "topic", in.cfg.Topic, "partition", a.ID, "offset", off, "log start", res.LogStartOffset)
-			off = res.LogStartOffset
-			continue
 		case err != nil:
 			// A moved leader, a broker restart, an offset past the end
 			// (the log was truncated or recreated): kafka.Reader retries
 			// these forever, and so does this.
 			in.cfg.Logger.Warn("transform: fetch failed; retrying", "topic", in.cfg.Topic, "partition", a.ID, "offset", off, "err", err)
-			if !backoff(&wait) {
-				return
-			}
-			continue
-		}
-		wait = 100 * time.Millisecond
-		for {
-			r, err := res.Records.ReadRecord()
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					in.cfg.Logger.Warn("transform: reading a fetch response failed; fetching again", "topic", in.cfg.Topic, "partition", a.ID, "offset", off, "err", err)
-				}
-				break
-			}
-			// A response may start with records of a batch before off.
-			if off >= 0 && r.Offset < off {
-				closeBytes(r.Key, r.Value)
-				continue
-			}
-			rec, err := in.record(r, gen, a.ID)
-			if err != nil {
-				in.cfg.Logger.Warn("transform: reading a record failed; fetching again", "topic", in.cfg.Topic, "partition", a.ID, "offset", r.Offset, "err", err)
-				break
-			}
-			if r.Offset == cutAt {
-				rec.Cut = cut
-			}
+			f.close()
 			select {
-			case in.recs <- rec:
-				off = r.Offset + 1
 			case <-ctx.Done():
 				return
+			case <-time.After(wait):
 			}
+			wait = min(2*wait, 5*time.Second)
+		default:
+			wait = 100 * time.Millisecond
 		}
-		// kafka-go passes over transaction markers without a record to
-		// show for them; a response ending in markers must still move the
-		// offset past them, or it comes back at once, again and again.
-		// (off may still be kafka.FirstOffset, below any real offset.)
-		if next := afterMarkers(res.Records); next > off {
-			off = next
+	}
+}
+
+// partitionFetch is the state of one partition's fetch loop.
+type partitionFetch struct {
+	in        *KafkaInput
+	client    *kafka.Client
+	gen       int32
+	partition int
+	cut       Cut
+	cutAt     int64
+	// raw is false once FetchConn has said it cannot serve this cluster;
+	// conn is its connection, nil until dialled or after a failure.
+	raw  bool
+	conn *broker.FetchConn
+}
+
+func (f *partitionFetch) close() {
+	if f.conn != nil {
+		f.conn.Close()
+		f.conn = nil
+	}
+}
+
+// logStart returns the partition's first offset.
+func (f *partitionFetch) logStart(ctx context.Context) (int64, error) {
+	topic := f.in.cfg.Topic
+	res, err := f.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {kafka.FirstOffsetOf(f.partition)}}})
+	if err != nil {
+		return kafka.FirstOffset, err
+	}
+	for _, p := range res.Topics[topic] {
+		if p.Partition == f.partition {
+			if p.Error != nil {
+				return kafka.FirstOffset, p.Error
+			}
+			return p.FirstOffset, nil
 		}
+	}
+	return kafka.FirstOffset, fmt.Errorf("no first offset listed for %s/%d", topic, f.partition)
+}
+
+// next fetches once from off, hands the records to the stage, and returns
+// the offset to fetch from next.
+func (f *partitionFetch) next(ctx context.Context, off int64) (int64, error) {
+	if f.raw && f.conn == nil {
+		c, err := f.in.cfg.Broker.DialFetch(ctx, f.in.cfg.Topic, f.partition)
+		switch {
+		case errors.Is(err, broker.ErrFetchUnsupported):
+			f.raw = false
+		case err != nil:
+			return off, err
+		default:
+			f.conn = c
+		}
+	}
+	if !f.raw {
+		return f.fetchGeneral(ctx, off)
+	}
+	f.in.fetches.Add(1)
+	buf := getFetchBuf()
+	res, b, err := f.conn.Fetch(ctx, off, fetchBytes, fetchWait, buf.b)
+	buf.b = b
+	if err != nil {
+		return off, err
+	}
+	if res.Err != nil {
+		if errors.Is(res.Err, kafka.OffsetOutOfRange) && res.LogStartOffset > off {
+			// Retention deleted records before anyone transformed them;
+			// nothing can bring them back.
+			f.in.cfg.Logger.Warn("transform: records were deleted from the log before they were transformed; going on from the log's start", "topic", f.in.cfg.Topic, "partition", f.partition, "offset", off, "log start", res.LogStartOffset)
+			buf.release()
+			return res.LogStartOffset, nil
+		}
+		buf.release()
+		return off, res.Err
+	}
+	// The fetch loop holds one reference to the buffer while it hands out
+	// records; each record holds one until the stage recycles it.
+	ok := true
+	next, err := broker.EachRecord(res.Records, off, func(r broker.FetchedRecord) bool {
+		buf.refs.Add(1)
+		rec := Record{
+			Position: Position{Topic: f.in.cfg.Topic, Partition: f.partition, Offset: r.Offset, Generation: f.gen},
+			Value:    r.Value, Key: r.Key, fetched: buf,
+		}
+		if ok = f.deliver(ctx, rec); !ok {
+			buf.release()
+		}
+		return ok
+	})
+	buf.release()
+	switch {
+	case !ok:
+		return next, ctx.Err()
+	case errors.Is(err, broker.ErrBatchUnsupported):
+		// A compressing producer compresses every batch: kafka-go reads
+		// this partition from here on.
+		f.in.cfg.Logger.Info("transform: compressed record batches; fetching with kafka-go's decoder", "topic", f.in.cfg.Topic, "partition", f.partition, "offset", next, "err", err)
+		f.raw = false
+		f.close()
+		return f.fetchGeneral(ctx, next)
+	case err != nil:
+		return next, err
+	}
+	return next, nil
+}
+
+// deliver hands rec to the stage, with the recorded cut if it is the
+// record at the committed offset. It returns false when ctx ends first.
+func (f *partitionFetch) deliver(ctx context.Context, rec Record) bool {
+	if rec.Offset == f.cutAt {
+		rec.Cut = f.cut
+	}
+	select {
+	case f.in.recs <- rec:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// fetchWait is how long the broker may hold a fetch at the end of the log.
+const fetchWait = 250 * time.Millisecond
+
+// fetchGeneral fetches once from off with kafka-go's Client, copying each
+// value into a buffer of recordBufs (the response's pages go back to
+// kafka-go's pool), and returns the offset to fetch from next.
+func (f *partitionFetch) fetchGeneral(ctx context.Context, off int64) (int64, error) {
+	in := f.in
+	in.fetches.Add(1)
+	res, err := f.client.Fetch(ctx, &kafka.FetchRequest{
+		Topic: in.cfg.Topic, Partition: f.partition, Offset: off,
+		MinBytes: 1, MaxBytes: fetchBytes, MaxWait: fetchWait,
+	})
+	if err == nil {
+		err = res.Error
+	}
+	switch {
+	case ctx.Err() != nil:
+		return off, ctx.Err()
+	case errors.Is(err, kafka.OffsetOutOfRange) && res != nil && res.LogStartOffset > off:
+		in.cfg.Logger.Warn("transform: records were deleted from the log before they were transformed; going on from the log's start", "topic", in.cfg.Topic, "partition", f.partition, "offset", off, "log start", res.LogStartOffset)
+		return res.LogStartOffset, nil
+	case err != nil:
+		return off, err
+	}
+	for {
+		r, err := res.Records.ReadRecord()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				in.cfg.Logger.Warn("transform: reading a fetch response failed; fetching again", "topic", in.cfg.Topic, "partition", f.partition, "offset", off, "err", err)
+			}
+			break
+		}
+		// A response may start with records of a batch before off.
+		if r.Offset < off {
+			closeBytes(r.Key, r.Value)
+			continue
+		}
+		rec, err := in.record(r, f.gen, f.partition)
+		if err != nil {
+			in.cfg.Logger.Warn("transform: reading a record failed; fetching again", "topic", in.cfg.Topic, "partition", f.partition, "offset", r.Offset, "err", err)
+			break
+		}
+		if !f.deliver(ctx, rec) {
+			return off, ctx.Err()
+		}
+		off = r.Offset + 1
+	}
+	// kafka-go passes over transaction markers without a record to show
+	// for them; a response ending in markers must still move the offset
+	// past them, or it comes back at once, again and again.
+	return max(off, afterMarkers(res.Records)), nil
+}
+
+// fetchBuf is a fetch response that records point into. It goes back to
+// fetchBufs when the fetch loop and every record from it are done.
+type fetchBuf struct {
+	b    []byte
+	refs atomic.Int32
+}
+
+// fetchBufs keeps idle response buffers: a worker has two or three in use
+// per partition (the stage's queues hold a few dozen records).
+var fetchBufs = make(chan *fetchBuf, 8)
+
+func getFetchBuf() *fetchBuf {
+	var f *fetchBuf
+	select {
+	case f = <-fetchBufs:
+	default:
+		f = new(fetchBuf)
+	}
+	f.refs.Store(1)
+	return f
+}
+
+func (f *fetchBuf) release() {
+	switch n := f.refs.Add(-1); {
+	case n == 0:
+		select {
+		case fetchBufs <- f:
+		default:
+		}
+	case n < 0:
+		panic("transform: fetch buffer released more often than taken")
 	}
 }
 
@@ -315,6 +474,10 @@ func (in *KafkaInput) record(r *kafka.Record, gen int32, partition int) (Record,
 
 // Recycle implements Recycler.
 func (in *KafkaInput) Recycle(rec Record) {
+	if rec.fetched != nil {
+		rec.fetched.release()
+		return
+	}
 	recycleRecordBuf(rec.Value[:cap(rec.Value)])
 }
 

@@ -38,6 +38,9 @@ type Record struct {
 	// that chunk on idle (see CutRecorder): the stage ends it there again,
 	// whatever the timing now, so its batches get the same ids.
 	Cut Cut
+	// fetched is the KafkaInput response that Key and Value lie in, if
+	// they do (Recycle releases it).
+	fetched *fetchBuf
 }
 
 // Cut is the recorded end of a chunk that was sealed on idle.

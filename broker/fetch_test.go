@@ -1,0 +1,237 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// fetchAll reads topic/0 from offset from to the end with a FetchConn and
+// returns the records' offsets and values, the offset after them, and
+// EachRecord's error, if any.
+func fetchAll(t *testing.T, ctx context.Context, bc Config, topic string, from int64, maxBytes int) ([]int64, []string, int64, error) {
+	t.Helper()
+	fc, err := bc.DialFetch(ctx, topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	var offs []int64
+	var vals []string
+	var buf []byte
+	off := from
+	for {
+		var res FetchResult
+		res, buf, err = fc.Fetch(ctx, off, maxBytes, 50*time.Millisecond, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Err != nil {
+			t.Fatalf("fetch at %d: %v", off, res.Err)
+		}
+		next, err := EachRecord(res.Records, off, func(r FetchedRecord) bool {
+			offs = append(offs, r.Offset)
+			vals = append(vals, string(r.Key)+"="+string(r.Value))
+			return true
+		})
+		if err != nil {
+			return offs, vals, next, err
+		}
+		if next == off {
+			if off < res.HighWatermark {
+				t.Fatalf("no progress at %d below the high watermark %d", off, res.HighWatermark)
+			}
+			return offs, vals, next, nil
+		}
+		off = next
+	}
+}
+
+func TestFetchConn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e, err := StartEmbedded(ctx, EmbeddedConfig{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	bc := e.Config()
+	if err := EnsureTopics(ctx, bc, []TopicSpec{{Name: "plain", Partitions: 1}, {Name: "lz4", Partitions: 1}, {Name: "txn", Partitions: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := bc.Transport()
+	produce := func(topic string, codec kafka.Compression, msgs ...kafka.Message) {
+		t.Helper()
+		w := &kafka.Writer{Addr: kafka.TCP(bc.Brokers...), Topic: topic, Compression: codec, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll, Transport: tr}
+		defer w.Close()
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msg := func(i int) kafka.Message {
+		m := kafka.Message{Value: fmt.Appendf(nil, "value %d %s", i, make([]byte, i*37%300))}
+		if i%3 != 0 {
+			m.Key = fmt.Appendf(nil, "k%d", i)
+		}
+		if i%5 == 0 {
+			m.Headers = []kafka.Header{{Key: "h", Value: []byte("v")}}
+		}
+		return m
+	}
+	var want []string
+	for batch := range 4 { // several record batches
+		var msgs []kafka.Message
+		for i := range 25 {
+			m := msg(25*batch + i)
+			msgs = append(msgs, m)
+			want = append(want, string(m.Key)+"="+string(m.Value))
+		}
+		produce("plain", 0, msgs...)
+	}
+
+	t.Run("all records in order, values in place", func(t *testing.T) {
+		offs, vals, next, err := fetchAll(t, ctx, bc, "plain", 0, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vals) != len(want) || next != int64(len(want)) {
+			t.Fatalf("%d records, next %d; want %d", len(vals), next, len(want))
+		}
+		for i := range vals {
+			if offs[i] != int64(i) || vals[i] != want[i] {
+				t.Fatalf("record %d: offset %d %q, want %q", i, offs[i], vals[i], want[i])
+			}
+		}
+	})
+	t.Run("from the middle of a batch, small responses", func(t *testing.T) {
+		// 1 KiB responses cut batches short: the broker still sends one
+		// whole batch at least, and the cut one is read again next time.
+		offs, vals, _, err := fetchAll(t, ctx, bc, "plain", 37, 1<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(offs) != len(want)-37 || offs[0] != 37 || vals[0] != want[37] {
+			t.Fatalf("%d records from %v; want %d from 37", len(offs), offs[:min(1, len(offs))], len(want)-37)
+		}
+	})
+	t.Run("compressed batch stops at its offset", func(t *testing.T) {
+		produce("lz4", 0, msg(1), msg(2))
+		produce("lz4", kafka.Lz4, msg(3), msg(4))
+		offs, _, next, err := fetchAll(t, ctx, bc, "lz4", 0, 1<<20)
+		if !errors.Is(err, ErrBatchUnsupported) || len(offs) != 2 || next != 2 {
+			t.Fatalf("read %v, next %d, err %v; want offsets 0 and 1, then ErrBatchUnsupported at 2", offs, next, err)
+		}
+	})
+	t.Run("transaction markers are passed over", func(t *testing.T) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(bc.Brokers...), kgo.TransactionalID("fetch-test"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "txn", Value: fmt.Append(nil, i)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+		offs, _, next, err := fetchAll(t, ctx, bc, "txn", 0, 1<<20)
+		if err != nil || len(offs) != 3 || next != 4 {
+			t.Fatalf("read %v, next %d, err %v; want 3 records and the marker passed (next 4)", offs, next, err)
+		}
+	})
+	t.Run("offset out of range", func(t *testing.T) {
+		fc, err := bc.DialFetch(ctx, "plain", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fc.Close()
+		res, _, err := fc.Fetch(ctx, 1000, 1<<20, 10*time.Millisecond, nil)
+		if err != nil || !errors.Is(res.Err, kafka.OffsetOutOfRange) {
+			t.Fatalf("fetch past the end: %v, %v; want OffsetOutOfRange", res.Err, err)
+		}
+	})
+	t.Run("cancelled while the broker waits", func(t *testing.T) {
+		fc, err := bc.DialFetch(ctx, "plain", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fc.Close()
+		cctx, ccancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer ccancel()
+		start := time.Now()
+		_, _, err = fc.Fetch(cctx, int64(len(want)), 1<<20, 10*time.Second, nil)
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+			t.Fatalf("fetch at the end with a 10 s wait, cancelled at 100 ms: %v after %v", err, time.Since(start))
+		}
+	})
+	t.Run("SASL is left to kafka-go", func(t *testing.T) {
+		sc := bc
+		sc.Security.SASL = &SASLConfig{Mechanism: "PLAIN"}
+		if _, err := sc.DialFetch(ctx, "plain", 0); !errors.Is(err, ErrFetchUnsupported) {
+			t.Fatalf("DialFetch with SASL: %v, want ErrFetchUnsupported", err)
+		}
+	})
+}
+
+// FuzzEachRecord: whatever the bytes, EachRecord returns without panicking,
+// yields records in increasing offsets at or above from, and never moves
+// backwards.
+func FuzzEachRecord(f *testing.F) {
+	// A real batch of two records, as kafka-go writes it, for the corpus.
+	f.Add(realBatch(f), int64(0))
+	f.Add([]byte{}, int64(5))
+	f.Fuzz(func(t *testing.T, b []byte, from int64) {
+		last := from - 1
+		next, err := EachRecord(b, from, func(r FetchedRecord) bool {
+			if r.Offset <= last {
+				t.Fatalf("offset %d after %d", r.Offset, last)
+			}
+			last = r.Offset
+			return true
+		})
+		if next < from && err == nil {
+			t.Fatalf("next %d before from %d", next, from)
+		}
+	})
+}
+
+// realBatch fetches a batch of two records from an embedded broker.
+func realBatch(f *testing.F) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := StartEmbedded(ctx, EmbeddedConfig{InMemory: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer e.Close()
+	bc := e.Config()
+	if err := EnsureTopics(ctx, bc, []TopicSpec{{Name: "seed", Partitions: 1}}); err != nil {
+		f.Fatal(err)
+	}
+	tr, _ := bc.Transport()
+	w := &kafka.Writer{Addr: kafka.TCP(bc.Brokers...), Topic: "seed", BatchTimeout: time.Millisecond, Transport: tr}
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: []byte("one")}, kafka.Message{Value: []byte("two"), Headers: []kafka.Header{{Key: "h", Value: []byte("v")}}}); err != nil {
+		f.Fatal(err)
+	}
+	w.Close()
+	fc, err := bc.DialFetch(ctx, "seed", 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer fc.Close()
+	res, _, err := fc.Fetch(ctx, 0, 1<<20, 10*time.Millisecond, nil)
+	if err != nil || len(res.Records) == 0 {
+		f.Fatalf("seed batch: %v (%d bytes)", err, len(res.Records))
+	}
+	return res.Records
+}
