@@ -304,9 +304,23 @@ func (p *Packer) create(rng draws, target int, doc Doc, a *Arena, st *Stats, emi
 	if len(second) > 0 {
 		copy(ids[2+len(first):], second)
 		ids[n-1] = p.cfg.SEP
-		for i := 2 + len(first); i < n; i++ {
-			segs[i] = 1
-		}
+		fillOnes(segs[2+len(first) : n])
 	}
 	emit(schemas.Example{InputIDs: ids, SegmentIDs: segs, DocID: doc.ID, Source: doc.Source})
+}
+
+// ones is a run of segment id 1 to copy from: a loop setting one byte at a
+// time took a fifth of create's time.
+var ones = func() (b [512]int8) {
+	for i := range b {
+		b[i] = 1
+	}
+	return
+}()
+
+// fillOnes sets every element of s to 1.
+func fillOnes(s []int8) {
+	for len(s) > 0 {
+		s = s[copy(s, ones[:]):]
+	}
 }
