@@ -197,6 +197,46 @@
 // 1.84-2.10 to 1.04-1.09 ns per token in BenchmarkStageParts/decode
 // (three interleaved pairs, 2026-12-06), about 2% of the stage's CPU.
 //
+// Records in place (2026-12-06, evening; 0.63 to 0.67 in eight
+// interleaved end-to-end pairs, every pair in favour). KafkaInput fetches
+// with broker.FetchConn: Fetch v5 on a connection of its own, the response
+// read into a buffer of this package (fetchBuf) and its record batches
+// walked in place; each record's value is a slice of that buffer, which
+// goes back to a free list once the fetch loop and every record from it
+// are done (Recycle). kafka-go's Client decoded each response into 64 KiB
+// pages and every value was copied out of them. Reading the benchmark's
+// topic alone (BenchmarkKafkaInputAlone) went from 2.0-2.8 to 1.2-1.6 ns
+// of CPU per token. Compressed batches (and SASL clusters, which
+// FetchConn does not authenticate with) go through kafka-go's Client as
+// before, per partition from the first such batch on. The first make
+// bench run after it printed a median of 0.70 (0.67-0.75), best-of 0.71.
+//
+// Also kept then: the token-id LZ4's first pass as a function of its own
+// (inside compress the compiler reloaded four values from the stack on
+// every word) and its second pass clearing a pair's two mask bits without
+// waiting for the match's end (a rarely taken branch clears more for
+// longer matches): 13% faster, the same bytes out, 4.67 to 4.17 ns per
+// token in BenchmarkStageParts/encode (three interleaved pairs). Tried:
+// computing every candidate's bounds first and emitting sequences in a
+// second loop (17% slower: the covered candidates' extensions are the
+// long ones); 16K- and 32K-entry tables (7% and 2% faster encoding, 2% and
+// 0.8% less compression; Stage.Run in memory did not move beyond its
+// spread, so 64K stays); 256 KiB fetches instead of 1 MiB (no change; the
+// broker sends whole batches, 2-3 MB as the benchmark's producer writes
+// them, whatever the limit).
+//
+// Where the rest of a timed run goes, measured rather than guessed
+// (2026-12-06, evening; make bench prints these beside the ratio): joining
+// the group and the first fetch cost 2-3 ms of CPU (join-cpu-ms), not the
+// ~17 ms an execution trace had suggested; after the stage takes its last
+// record it spends 17-32 ms (tail-cpu-ms) encoding and producing the
+// sink's backlog (up to five chunks), the same with a FlushIdle of 20 ms
+// as of 200 ms, so not idle cost. Waiting for the run's end by polling
+// Totals every 5 ms was replaced by Stage.WaitTotals: on this guest a
+// timer wake-up costs tens of microseconds of CPU (a 20 µs sleep 54-64 µs,
+// a round trip between two threads 45-58 µs, about 10 µs per voluntary
+// context switch), and a timed run makes 160-640 voluntary switches.
+//
 // Tried and measured, no gain: LZ4 skip acceleration (at best 3% faster
 // for 5% less compression), 16K/32K-entry match tables (23-35% slower;
 // with the branch-free search, 4K-32K entries are 3-13% faster for 1-8%

@@ -398,8 +398,11 @@ type fetchBuf struct {
 }
 
 // fetchBufs keeps idle response buffers: a worker has two or three in use
-// per partition (the stage's queues hold a few dozen records).
-var fetchBufs = make(chan *fetchBuf, 8)
+// per partition (the stage's queues hold a few dozen records). A response
+// holds at least one record batch, as large as the producer made it (up to
+// broker.MaxMessageBytes, 16 MiB), so four idle ones bound what the list
+// keeps to 64 MiB; the rest are left to the garbage collector.
+var fetchBufs = make(chan *fetchBuf, 4)
 
 func getFetchBuf() *fetchBuf {
 	var f *fetchBuf
