@@ -240,7 +240,10 @@ func EachRecord(records []byte, from int64, yield func(FetchedRecord) bool) (int
 	for len(records) >= 61 {
 		base := int64(binary.BigEndian.Uint64(records))
 		size := 12 + int(int32(binary.BigEndian.Uint32(records[8:])))
-		if size < 61 || size > len(records) {
+		if size < 61 {
+			return next, fmt.Errorf("broker: record batch at offset %d: length %d", base, size-12)
+		}
+		if size > len(records) {
 			break // cut short by the response's size limit
 		}
 		batch := records[:size]

@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -235,3 +237,73 @@ func realBatch(f *testing.F) []byte {
 	}
 	return res.Records
 }
+
+// batchV2 lays out a record batch (format v2, CRC left zero: EachRecord
+// does not check it) holding values at offsets base, base+1, ...
+func batchV2(base int64, attrs uint16, values ...string) []byte {
+	var recs []byte
+	for i, v := range values {
+		var r []byte
+		r = append(r, 0)                     // attributes
+		r = binary.AppendVarint(r, 0)        // timestamp delta
+		r = binary.AppendVarint(r, int64(i)) // offset delta
+		r = binary.AppendVarint(r, -1)       // null key
+		r = binary.AppendVarint(r, int64(len(v)))
+		r = append(r, v...)
+		r = binary.AppendVarint(r, 0) // no headers
+		recs = binary.AppendVarint(recs, int64(len(r)))
+		recs = append(recs, r...)
+	}
+	b := binary.BigEndian.AppendUint64(nil, uint64(base))
+	b = binary.BigEndian.AppendUint32(b, uint32(49+len(recs))) // length after this field
+	b = binary.BigEndian.AppendUint32(b, 0)                    // leader epoch
+	b = append(b, 2)                                           // magic
+	b = binary.BigEndian.AppendUint32(b, 0)                    // crc
+	b = binary.BigEndian.AppendUint16(b, attrs)
+	b = binary.BigEndian.AppendUint32(b, uint32(max(len(values)-1, 0))) // last offset delta
+	b = append(b, make([]byte, 8+8+8+2+4)...)                           // timestamps, producer id and epoch, base sequence
+	b = binary.BigEndian.AppendUint32(b, uint32(len(values)))
+	return append(b, recs...)
+}
+
+func TestEachRecordEdges(t *testing.T) {
+	two := batchV2(10, 0, "a", "bc")
+	badLen := slices.Clone(two)
+	binary.BigEndian.PutUint32(badLen[8:], 20)
+	badRec := slices.Clone(two)
+	badRec[61] = 0x7e // first record's length varint: 63, past the batch
+	for _, tc := range []struct {
+		name    string
+		records []byte
+		from    int64
+		want    []string
+		next    int64
+		err     error // nil, or errAny for any error
+	}{
+		{"two records", two, 10, []string{"a", "bc"}, 12, nil},
+		{"from the second", two, 11, []string{"bc"}, 12, nil},
+		{"batch cut short at the end", append(slices.Clone(two), two[:30]...), 10, []string{"a", "bc"}, 12, nil},
+		{"only a cut batch", two[:40], 10, nil, 10, nil},
+		{"control batch passed over", append(batchV2(10, 0x20, "marker"), batchV2(11, 0, "x")...), 10, []string{"x"}, 12, nil},
+		{"compressed batch", append(slices.Clone(two), batchV2(12, 3, "z")...), 10, []string{"a", "bc"}, 12, ErrBatchUnsupported},
+		{"length below a header", badLen, 10, nil, 10, errAny},
+		{"record past its batch", badRec, 10, nil, 10, errAny},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			next, err := EachRecord(tc.records, tc.from, func(r FetchedRecord) bool {
+				got = append(got, string(r.Value))
+				return true
+			})
+			switch {
+			case tc.err == nil && err != nil, tc.err == errAny && err == nil, tc.err != nil && tc.err != errAny && !errors.Is(err, tc.err):
+				t.Fatalf("err %v, want %v", err, tc.err)
+			}
+			if !slices.Equal(got, tc.want) || next != tc.next {
+				t.Fatalf("records %q, next %d; want %q, %d", got, next, tc.want, tc.next)
+			}
+		})
+	}
+}
+
+var errAny = errors.New("any error")

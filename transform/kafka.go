@@ -318,6 +318,10 @@ func (f *partitionFetch) next(ctx context.Context, off int64) (int64, error) {
 		return f.fetchGeneral(ctx, next)
 	case err != nil:
 		return next, err
+	case next == off && len(res.Records) > 0 && res.HighWatermark > off:
+		// Only a batch cut short came back: fetching again the same way
+		// would get the same, so say so (the loop backs off and retries).
+		return off, fmt.Errorf("no whole record batch in %d bytes of records at offset %d (a batch larger than %d bytes?)", len(res.Records), off, fetchBytes)
 	}
 	return next, nil
 }
