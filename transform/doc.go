@@ -69,6 +69,17 @@
 // (other tenants' load moves the tokenizer-alone figure by 20% or more
 // within a minute) the medians fall to 0.55-0.66.
 //
+// Where it stands (2026-12-06, evening, with records read in place and the
+// faster token-id LZ4, below): three runs of the transform benchmark
+// within an hour printed medians of 0.70, 0.65 and 0.66 (single steady
+// runs 0.59-0.75), best-of-five ratios 0.71, 0.69 and 0.67, with WordPiece
+// alone at 33-36M tokens per CPU-second. The stage's CPU: WordPiece 71%,
+// Arrow IPC and LZ4 12-14%, the Kafka client 8-9% (most of it the kernel's
+// loopback TCP work, charged to the stage's reads and writes), JSON
+// decoding 2-3%, packing 2-4%. WordPiece alone would reach 0.71 if it ran
+// in the stage as fast as alone; timing the tokenizer's calls inside the
+// stage (wall clock per document) put it 2-7% slower there.
+//
 // What made the difference (2026-12-05, 0.60 to 0.68): page faults. A
 // kafka.Reader allocates every message value afresh, so a worker turned
 // over half its allocations in large objects whose pages the runtime's
