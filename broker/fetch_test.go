@@ -11,6 +11,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/electra-go/electra/broker/brokertest"
 )
 
 // fetchAll reads topic/0 from offset from to the end with a FetchConn and
@@ -130,22 +132,11 @@ func TestFetchConn(t *testing.T) {
 		}
 	})
 	t.Run("transaction markers are passed over", func(t *testing.T) {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(bc.Brokers...), kgo.TransactionalID("fetch-test"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		if err := cl.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
+		var recs []*kgo.Record
 		for i := range 3 {
-			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "txn", Value: fmt.Append(nil, i)}).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
+			recs = append(recs, &kgo.Record{Topic: "txn", Value: fmt.Append(nil, i)})
 		}
-		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-			t.Fatal(err)
-		}
+		brokertest.ProduceCommitted(ctx, t, bc.Brokers, "fetch-test", recs...)
 		offs, _, next, err := fetchAll(t, ctx, bc, "txn", 0, 1<<20)
 		if err != nil || len(offs) != 3 || next != 4 {
 			t.Fatalf("read %v, next %d, err %v; want 3 records and the marker passed (next 4)", offs, next, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/electra-go/electra/broker"
+	"github.com/electra-go/electra/broker/brokertest"
 	"github.com/electra-go/electra/schemas"
 )
 
@@ -24,16 +25,8 @@ import (
 func TestKafkaInputPassesTransactionMarkers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	bc := e.Config()
 	const topic = "txn.docs"
-	if err := broker.EnsureTopics(ctx, bc, []broker.TopicSpec{{Name: topic, Partitions: 1}}); err != nil {
-		t.Fatal(err)
-	}
+	e, bc := embeddedTopic(t, ctx, topic)
 	doc := func(i int) *kgo.Record {
 		v, err := json.Marshal(schemas.Document{ID: fmt.Sprint("d", i), Source: "books", Text: "Call me Ishmael."})
 		if err != nil {
@@ -41,22 +34,7 @@ func TestKafkaInputPassesTransactionMarkers(t *testing.T) {
 		}
 		return &kgo.Record{Topic: topic, Value: v}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Addrs()...), kgo.TransactionalID("txn-docs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		if err := cl.ProduceSync(ctx, doc(i)).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		t.Fatal(err)
-	}
+	brokertest.ProduceCommitted(ctx, t, e.Addrs(), "txn-docs", doc(0), doc(1), doc(2))
 
 	in, err := NewKafkaInput(ctx, KafkaInputConfig{Broker: bc, Topic: topic, Group: "txn", SessionTimeout: 2 * time.Second, Logger: quiet})
 	if err != nil {
@@ -200,16 +178,8 @@ func TestKafkaInputReportsUnreachableBroker(t *testing.T) {
 func TestKafkaInputReadsCompressedAndPlainBatches(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	bc := e.Config()
 	const topic = "mixed.docs"
-	if err := broker.EnsureTopics(ctx, bc, []broker.TopicSpec{{Name: topic, Partitions: 1}}); err != nil {
-		t.Fatal(err)
-	}
+	_, bc := embeddedTopic(t, ctx, topic)
 	value := func(i int) []byte {
 		v, _ := json.Marshal(schemas.Document{ID: fmt.Sprint("d", i), Source: "books", Text: strings.Repeat(fmt.Sprint("Call me Ishmael ", i, ". "), 1+i%40)})
 		return v
@@ -261,4 +231,20 @@ func TestKafkaInputReadsCompressedAndPlainBatches(t *testing.T) {
 	if n := strings.Count(logs.String(), "compressed record batches"); n != 1 || !strings.Contains(logs.String(), "offset=200") {
 		t.Fatalf("want one switch to kafka-go's decoder, at offset 200; log:\n%s", logs.String())
 	}
+}
+
+// embeddedTopic starts an in-memory broker, closed when the test ends,
+// with topic on one partition.
+func embeddedTopic(t *testing.T, ctx context.Context, topic string) (*broker.Embedded, broker.Config) {
+	t.Helper()
+	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	bc := e.Config()
+	if err := broker.EnsureTopics(ctx, bc, []broker.TopicSpec{{Name: topic, Partitions: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	return e, bc
 }

@@ -2,7 +2,8 @@
 // throw-away certificate authority written as PEM files, and the kfake
 // options for a listener that requires mutual TLS and SASL. The broker
 // package's own security tests and the CLI's end-to-end tests share it, so
-// both exercise the same setup an operator would have.
+// both exercise the same setup an operator would have. It also writes
+// transactions (ProduceCommitted), whose markers consumers must pass over.
 package brokertest
 
 import (
