@@ -97,9 +97,9 @@ func BenchmarkStageParts(b *testing.B) {
 	})
 
 	// run: Stage.Run, with its goroutines and queues, over the documents
-	// in memory (each value copied into a recycled buffer, as KafkaInput
-	// does), the batches encoded and dropped: the end-to-end benchmark
-	// without the Kafka client and broker.
+	// in memory (handed over in place, as KafkaInput hands over the values
+	// in its fetch responses), the batches encoded and dropped: the
+	// end-to-end benchmark without the Kafka client and broker.
 	b.Run("run", func(b *testing.B) {
 		enc, _ := schemas.NewExamplesEncoder(st.Meta())
 		besideAlone(b, func() {
@@ -193,8 +193,10 @@ func packChunks(docs iter.Seq[pack.Doc], pk *pack.Packer, keep bool, chunk func(
 	flush()
 }
 
-// memInput hands out values as records of one partition, each a copy in
-// a buffer that the stage hands back, as KafkaInput does.
+// memInput hands out values in place as records of one partition, as
+// KafkaInput hands out the values in its fetch responses. (Copying each
+// into a recycled buffer, as KafkaInput did before it read responses
+// itself, cost Stage.Run 0.02-0.04 of its ratio.)
 type memInput struct {
 	values [][]byte
 	next   int
@@ -204,14 +206,9 @@ func (in *memInput) Next(context.Context) (Record, error) {
 	if in.next == len(in.values) {
 		return Record{}, io.EOF
 	}
-	src := in.values[in.next]
-	v := recordBuf(len(src))
-	copy(v, src)
 	in.next++
-	return Record{Position: Position{Topic: "mem", Offset: int64(in.next - 1)}, Value: v}, nil
+	return Record{Position: Position{Topic: "mem", Offset: int64(in.next - 1)}, Value: in.values[in.next-1]}, nil
 }
-
-func (in *memInput) Recycle(rec Record) { recycleRecordBuf(rec.Value[:cap(rec.Value)]) }
 
 func (in *memInput) Commit(context.Context, Position) error { return nil }
 
