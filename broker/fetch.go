@@ -28,7 +28,10 @@ import (
 // compression), control batches skipped. Anything else makes EachRecord
 // stop with ErrBatchUnsupported at that batch's offset, so that the
 // caller can read from there with a general client. SASL is not spoken
-// here: DialFetch returns ErrFetchUnsupported for such clusters.
+// here: DialFetch returns ErrFetchUnsupported for such clusters. Each
+// FetchConn is one partition on one connection, where a general client
+// fetches all of a broker's partitions in one request: a consumer with
+// hundreds of partitions would hold as many connections.
 type FetchConn struct {
 	conn      net.Conn
 	clientID  string
