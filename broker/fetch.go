@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"strconv"
@@ -259,6 +260,11 @@ func EachRecord(records []byte, from int64, yield func(FetchedRecord) bool) (int
 		if magic := batch[16]; magic != 2 || attrs&7 != 0 {
 			return max(next, base), fmt.Errorf("%w: at offset %d (magic %d, compression %d)", ErrBatchUnsupported, base, batch[16], attrs&7)
 		}
+		// As kafka-go's reader does: CRC-32C of everything after the
+		// CRC field (hardware-assisted, ~1% of the stage's CPU).
+		if crc := crc32.Checksum(batch[21:], castagnoli); crc != binary.BigEndian.Uint32(batch[17:]) {
+			return next, fmt.Errorf("broker: record batch at offset %d: CRC-32C %08x, computed %08x", base, binary.BigEndian.Uint32(batch[17:]), crc)
+		}
 		if attrs&0x20 != 0 { // control batch
 			next = last + 1
 			continue
@@ -291,6 +297,8 @@ func EachRecord(records []byte, from int64, yield func(FetchedRecord) bool) (int
 	}
 	return next, nil
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func appendString(b []byte, s string) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))

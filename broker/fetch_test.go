@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"testing"
 	"time"
@@ -184,6 +185,11 @@ func FuzzEachRecord(f *testing.F) {
 	f.Add(realBatch(f), int64(0))
 	f.Add([]byte{}, int64(5))
 	f.Fuzz(func(t *testing.T, b []byte, from int64) {
+		// Mostly with correct CRCs, or the fuzzer would seldom get past
+		// them to the records.
+		if len(b) > 0 && b[0]&1 == 0 {
+			withCRCs(b)
+		}
 		last := from - 1
 		next, err := EachRecord(b, from, func(r FetchedRecord) bool {
 			if r.Offset <= last {
@@ -229,8 +235,8 @@ func realBatch(f *testing.F) []byte {
 	return res.Records
 }
 
-// batchV2 lays out a record batch (format v2, CRC left zero: EachRecord
-// does not check it) holding values at offsets base, base+1, ...
+// batchV2 lays out a record batch (format v2) holding values at offsets
+// base, base+1, ...
 func batchV2(base int64, attrs uint16, values ...string) []byte {
 	var recs []byte
 	for i, v := range values {
@@ -254,7 +260,20 @@ func batchV2(base int64, attrs uint16, values ...string) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(max(len(values)-1, 0))) // last offset delta
 	b = append(b, make([]byte, 8+8+8+2+4)...)                           // timestamps, producer id and epoch, base sequence
 	b = binary.BigEndian.AppendUint32(b, uint32(len(values)))
-	return append(b, recs...)
+	return withCRCs(append(b, recs...))
+}
+
+// withCRCs sets the CRC of every whole batch in b, in place, and returns b.
+func withCRCs(b []byte) []byte {
+	for rest := b; len(rest) >= 61; {
+		size := 12 + int(int32(binary.BigEndian.Uint32(rest[8:])))
+		if size < 61 || size > len(rest) {
+			break
+		}
+		binary.BigEndian.PutUint32(rest[17:], crc32.Checksum(rest[21:size], castagnoli))
+		rest = rest[size:]
+	}
+	return b
 }
 
 func TestEachRecordEdges(t *testing.T) {
@@ -263,6 +282,9 @@ func TestEachRecordEdges(t *testing.T) {
 	binary.BigEndian.PutUint32(badLen[8:], 20)
 	badRec := slices.Clone(two)
 	badRec[61] = 0x7e // first record's length varint: 63, past the batch
+	withCRCs(badRec)
+	badCRC := slices.Clone(two)
+	badCRC[len(badCRC)-1] ^= 1
 	for _, tc := range []struct {
 		name    string
 		records []byte
@@ -279,6 +301,7 @@ func TestEachRecordEdges(t *testing.T) {
 		{"compressed batch", append(slices.Clone(two), batchV2(12, 3, "z")...), 10, []string{"a", "bc"}, 12, ErrBatchUnsupported},
 		{"length below a header", badLen, 10, nil, 10, errAny},
 		{"record past its batch", badRec, 10, nil, 10, errAny},
+		{"CRC mismatch", badCRC, 10, nil, 10, errAny},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
