@@ -70,10 +70,10 @@
 // within a minute) the medians fall to 0.55-0.66.
 //
 // Where it stands (2026-12-06, evening, with records read in place and the
-// faster token-id LZ4, below): three runs of the transform benchmark
-// within an hour printed medians of 0.70, 0.65 and 0.66 (single steady
-// runs 0.59-0.75), best-of-five ratios 0.71, 0.69 and 0.67, with WordPiece
-// alone at 33-36M tokens per CPU-second. The stage's CPU: WordPiece 71%,
+// faster token-id LZ4, below): five runs of the transform benchmark
+// within an hour printed medians of 0.70, 0.65, 0.66, 0.67 and 0.64
+// (single steady runs 0.58-0.75), best-of-five ratios 0.71, 0.69, 0.67,
+// 0.67 and 0.67, with WordPiece alone at 33-36M tokens per CPU-second. The stage's CPU: WordPiece 71%,
 // Arrow IPC and LZ4 12-14%, the Kafka client 8-9% (most of it the kernel's
 // loopback TCP work, charged to the stage's reads and writes), JSON
 // decoding 2-3%, packing 2-4%. WordPiece alone would reach 0.71 if it ran
@@ -208,8 +208,8 @@
 // 1.84-2.10 to 1.04-1.09 ns per token in BenchmarkStageParts/decode
 // (three interleaved pairs, 2026-12-06), about 2% of the stage's CPU.
 //
-// Records in place (2026-12-06, evening; 0.63 to 0.67 in eight
-// interleaved end-to-end pairs, every pair in favour). KafkaInput fetches
+// Records in place (2026-12-06, evening; mean ratio 0.64 to 0.67 over
+// seven interleaved end-to-end pairs, six in favour). KafkaInput fetches
 // with broker.FetchConn: Fetch v5 on a connection of its own, the response
 // read into a buffer of this package (fetchBuf) and its record batches
 // walked in place; each record's value is a slice of that buffer, which
