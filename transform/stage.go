@@ -438,18 +438,19 @@ func (s *Stage) Run(ctx context.Context, in Input, out Output) error {
 				cancel(sinkErr)
 				continue
 			}
-			if err := in.Commit(ctx, c.Through); err != nil {
+			err := in.Commit(ctx, c.Through)
+			if err != nil {
 				// At-least-once: a failed commit (e.g. the partition moved
 				// to another member in a rebalance) means redelivery, and
 				// the redelivered batches carry the same ids.
 				s.cfg.Logger.Warn("transform: commit failed; records will be redelivered", "topic", c.Through.Topic, "partition", c.Through.Partition, "offset", c.Through.Offset, "err", err)
-			} else {
-				s.mu.Lock()
-				s.totals.Commits++
-				s.changed()
-				s.mu.Unlock()
 			}
+			// One update of the counts per chunk, so that a waiter never
+			// sees its commit without its records.
 			s.mu.Lock()
+			if err == nil {
+				s.totals.Commits++
+			}
 			s.totals.Batches += int64(len(c.Batches))
 			s.totals.Dead += int64(len(c.Dead))
 			s.totals.Records += int64(c.Documents)
