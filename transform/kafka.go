@@ -277,19 +277,12 @@ func (f *partitionFetch) next(ctx context.Context, off int64) (int64, error) {
 	buf := getFetchBuf()
 	res, b, err := f.conn.Fetch(ctx, off, fetchBytes, fetchWait, buf.b)
 	buf.b = b
-	if err != nil {
-		return off, err
+	if err == nil {
+		err = res.Err
 	}
-	if res.Err != nil {
-		if errors.Is(res.Err, kafka.OffsetOutOfRange) && res.LogStartOffset > off {
-			// Retention deleted records before anyone transformed them;
-			// nothing can bring them back.
-			f.in.cfg.Logger.Warn("transform: records were deleted from the log before they were transformed; going on from the log's start", "topic", f.in.cfg.Topic, "partition", f.partition, "offset", off, "log start", res.LogStartOffset)
-			buf.release()
-			return res.LogStartOffset, nil
-		}
+	if err != nil {
 		buf.release()
-		return off, res.Err
+		return f.pastDeleted(off, err, res.LogStartOffset)
 	}
 	// The fetch loop holds one reference to the buffer while it hands out
 	// records; each record holds one until the stage recycles it.
@@ -326,6 +319,18 @@ func (f *partitionFetch) next(ctx context.Context, off int64) (int64, error) {
 	return next, nil
 }
 
+// pastDeleted handles a failed fetch at off: where the broker says off is
+// out of range because retention deleted the log before logStart, the
+// fetch goes on from there (nothing can bring those records back);
+// otherwise it returns err to be retried.
+func (f *partitionFetch) pastDeleted(off int64, err error, logStart int64) (int64, error) {
+	if errors.Is(err, kafka.OffsetOutOfRange) && logStart > off {
+		f.in.cfg.Logger.Warn("transform: records were deleted from the log before they were transformed; going on from the log's start", "topic", f.in.cfg.Topic, "partition", f.partition, "offset", off, "log start", logStart)
+		return logStart, nil
+	}
+	return off, err
+}
+
 // deliver hands rec to the stage, with the recorded cut if it is the
 // record at the committed offset. It returns false when ctx ends first.
 func (f *partitionFetch) deliver(ctx context.Context, rec Record) bool {
@@ -359,9 +364,8 @@ func (f *partitionFetch) fetchGeneral(ctx context.Context, off int64) (int64, er
 	switch {
 	case ctx.Err() != nil:
 		return off, ctx.Err()
-	case errors.Is(err, kafka.OffsetOutOfRange) && res != nil && res.LogStartOffset > off:
-		in.cfg.Logger.Warn("transform: records were deleted from the log before they were transformed; going on from the log's start", "topic", in.cfg.Topic, "partition", f.partition, "offset", off, "log start", res.LogStartOffset)
-		return res.LogStartOffset, nil
+	case err != nil && res != nil:
+		return f.pastDeleted(off, err, res.LogStartOffset)
 	case err != nil:
 		return off, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/electra-go/electra/broker"
@@ -247,4 +248,52 @@ func embeddedTopic(t *testing.T, ctx context.Context, topic string) (*broker.Emb
 		t.Fatal(err)
 	}
 	return e, bc
+}
+
+// TestKafkaInputGoesOnPastDeletedRecords: the group committed offset 2,
+// then retention deleted the log up to offset 5; the input goes on from
+// the log's start rather than retrying offset 2 forever.
+func TestKafkaInputGoesOnPastDeletedRecords(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const topic, group = "deleted.docs", "deleted"
+	e, bc := embeddedTopic(t, ctx, topic)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range 8 {
+		v, _ := json.Marshal(schemas.Document{ID: fmt.Sprint("d", i), Source: "books", Text: "Call me Ishmael."})
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	var commit kadm.Offsets
+	commit.AddOffset(topic, 0, 2, -1)
+	if err := adm.CommitAllOffsets(ctx, group, commit); err != nil {
+		t.Fatal(err)
+	}
+	var del kadm.Offsets
+	del.AddOffset(topic, 0, 5, -1)
+	if res, err := adm.DeleteRecords(ctx, del); err != nil || res.Error() != nil {
+		t.Fatalf("deleting records: %v, %v", err, res.Error())
+	}
+	var logs syncBuffer
+	in, err := NewKafkaInput(ctx, KafkaInputConfig{Broker: bc, Topic: topic, Group: group, SessionTimeout: 2 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	rec, err := in.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Offset != 5 {
+		t.Fatalf("first record at offset %d, want 5 (the log's start)", rec.Offset)
+	}
+	if !strings.Contains(logs.String(), "records were deleted from the log") {
+		t.Fatalf("no warning about the deleted records; log:\n%s", logs.String())
+	}
 }
