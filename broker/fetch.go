@@ -371,8 +371,5 @@ func (d *decoder) varbytes() []byte {
 	if n < 0 {
 		return nil
 	}
-	if n == 0 {
-		return d.take(0)
-	}
 	return d.take(int(n))
 }

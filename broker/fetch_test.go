@@ -60,15 +60,7 @@ func fetchAll(t *testing.T, ctx context.Context, bc Config, topic string, from i
 func TestFetchConn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	e, err := StartEmbedded(ctx, EmbeddedConfig{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	bc := e.Config()
-	if err := EnsureTopics(ctx, bc, []TopicSpec{{Name: "plain", Partitions: 1}, {Name: "lz4", Partitions: 1}, {Name: "txn", Partitions: 1}}); err != nil {
-		t.Fatal(err)
-	}
+	bc := embeddedTopics(ctx, t, "plain", "lz4", "txn")
 	tr, _ := bc.Transport()
 	produce := func(topic string, codec kafka.Compression, msgs ...kafka.Message) {
 		t.Helper()
@@ -208,15 +200,7 @@ func FuzzEachRecord(f *testing.F) {
 func realBatch(f *testing.F) []byte {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	e, err := StartEmbedded(ctx, EmbeddedConfig{InMemory: true})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer e.Close()
-	bc := e.Config()
-	if err := EnsureTopics(ctx, bc, []TopicSpec{{Name: "seed", Partitions: 1}}); err != nil {
-		f.Fatal(err)
-	}
+	bc := embeddedTopics(ctx, f, "seed")
 	tr, _ := bc.Transport()
 	w := &kafka.Writer{Addr: kafka.TCP(bc.Brokers...), Topic: "seed", BatchTimeout: time.Millisecond, Transport: tr}
 	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: []byte("one")}, kafka.Message{Value: []byte("two"), Headers: []kafka.Header{{Key: "h", Value: []byte("v")}}}); err != nil {
@@ -321,3 +305,23 @@ func TestEachRecordEdges(t *testing.T) {
 }
 
 var errAny = errors.New("any error")
+
+// embeddedTopics starts an in-memory broker, closed when the test ends,
+// with topics of one partition each.
+func embeddedTopics(ctx context.Context, tb testing.TB, topics ...string) Config {
+	tb.Helper()
+	e, err := StartEmbedded(ctx, EmbeddedConfig{InMemory: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(e.Close)
+	bc := e.Config()
+	var specs []TopicSpec
+	for _, t := range topics {
+		specs = append(specs, TopicSpec{Name: t, Partitions: 1})
+	}
+	if err := EnsureTopics(ctx, bc, specs); err != nil {
+		tb.Fatal(err)
+	}
+	return bc
+}
