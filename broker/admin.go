@@ -113,3 +113,25 @@ func waitTopics(ctx context.Context, cl *kafka.Client, specs []TopicSpec) error 
 		}
 	}
 }
+
+// PartitionCount returns the number of partitions topic has.
+func PartitionCount(ctx context.Context, cfg Config, topic string) (int, error) {
+	cl, err := cfg.Client()
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Transport.(*kafka.Transport).CloseIdleConnections()
+	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, t := range md.Topics {
+		if t.Name == topic {
+			if t.Error != nil {
+				return 0, fmt.Errorf("metadata of %s: %w", topic, t.Error)
+			}
+			return len(t.Partitions), nil
+		}
+	}
+	return 0, fmt.Errorf("metadata of %s: topic not listed", topic)
+}

@@ -56,6 +56,16 @@ func (c Config) DialFetch(ctx context.Context, topic string, partition int) (*Fe
 	if c.Security.SASL != nil {
 		return nil, ErrFetchUnsupported
 	}
+	conn, err := c.dialLeader(ctx, topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	return &FetchConn{conn: conn, clientID: c.clientID(), topic: topic, partition: int32(partition)}, nil
+}
+
+// dialLeader connects to the leader of topic/partition, over TLS where
+// the cluster has it; SASL is the callers' to refuse.
+func (c Config) dialLeader(ctx context.Context, topic string, partition int) (net.Conn, error) {
 	client, err := c.Client()
 	if err != nil {
 		return nil, err
@@ -63,7 +73,7 @@ func (c Config) DialFetch(ctx context.Context, topic string, partition int) (*Fe
 	defer client.Transport.(*kafka.Transport).CloseIdleConnections()
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("broker: metadata of %s for fetching: %w", topic, err)
+		return nil, fmt.Errorf("broker: metadata of %s: %w", topic, err)
 	}
 	addr := ""
 	for _, t := range md.Topics {
@@ -102,7 +112,7 @@ func (c Config) DialFetch(ctx context.Context, topic string, partition int) (*Fe
 		}
 		conn = t
 	}
-	return &FetchConn{conn: conn, clientID: c.clientID(), topic: topic, partition: int32(partition)}, nil
+	return conn, nil
 }
 
 // Close closes the connection.
@@ -194,9 +204,11 @@ func (f *FetchConn) parse(b []byte) (FetchResult, error) {
 	d.int32() // throttle time
 	var res FetchResult
 	found := false
-	for range d.count() {
+	// A count read from a malformed response can be huge: stop at the
+	// first short read.
+	for n := d.count(); n > 0 && d.err == nil; n-- {
 		topic := d.str()
-		for range d.count() {
+		for k := d.count(); k > 0 && d.err == nil; k-- {
 			p := d.int32()
 			code := d.int16()
 			hw := d.int64()
