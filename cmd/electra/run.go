@@ -234,7 +234,7 @@ func runPipeline(ctx context.Context, p *pipelines.Pipeline, o runOptions) (*pip
 		return nil, err
 	}
 	out, err := transform.NewKafkaOutput(sctx, transform.KafkaOutputConfig{Broker: bc, Topic: p.Topics.Examples.Name,
-		Partitions: p.Topics.Examples.Partitions, Meta: stage.Meta()})
+		Partitions: p.Topics.Examples.Partitions, Meta: stage.Meta(), Logger: log.With("stage", "transform")})
 	if err != nil {
 		return nil, err
 	}
