@@ -688,7 +688,9 @@ type KafkaOutputConfig struct {
 // stage's CPU). Partitions are chosen as the Writer's Hash balancer would
 // (by batch id), failed writes are tried again as it would (10 attempts,
 // backing off from 100 ms to 5 s), and clusters that need SASL, which
-// ProduceConn does not speak, get the Writer. Dead letters always do.
+// ProduceConn does not speak, get the Writer. Dead letters always do. The
+// topic's partition count is read once, when the output is created;
+// partitions added later get batches after a restart.
 type KafkaOutput struct {
 	cfg        KafkaOutputConfig
 	batches    *kafka.Writer
