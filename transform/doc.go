@@ -239,6 +239,46 @@
 // broker sends whole batches, 2-3 MB as the benchmark's producer writes
 // them, whatever the limit).
 //
+// Examples produced with broker.ProduceConn (2026-12-06, night): KafkaOutput
+// writes each partition's batches of a chunk as one Produce v3 request on
+// a connection of its own, the encoded values going to the socket from
+// the encoder's buffer in one writev; kafka-go's Writer had copied every
+// value into its pages, walked them again for the CRC and written them in
+// 64 KiB pieces. Write calls per timed run went from ~420 to ~70; over
+// eight interleaved end-to-end pairs the stage's tokens per CPU-second
+// rose 4.8% (22.6M to 23.7M), the ratio's median by 1-2 points (the
+// tokenizer-alone figure moved as much between the pairs); the first
+// transform benchmark after it printed a median of 0.69 (0.67-0.73).
+// Splitting the Kafka client's cost before it (a throwaway variant of
+// the benchmark, six runs each): documents from Kafka with batches encoded
+// in memory and dropped reached 0.715 of WordPiece alone where the whole
+// stage reached 0.688, and Stage.Run in memory 0.75: reading and
+// producing cost about the same.
+//
+// Tried the same day, no gain: pass 2 of the token-id LZ4 in amd64
+// assembly (no stack reloads, no calls, the same bytes out) was 7% slower
+// than the compiled Go, so the pass is bound by its loads and branches,
+// not by the compiler's spills (0.195 sequences per word, each with
+// branches on how long its match and literal run are); a shuffle buffer of 2048
+// examples instead of 8192 (six runs each: 0.662 against 0.676, the
+// arena's locality is not what costs); batches of 8 documents from the
+// producer with 256 KiB fetches (eight interleaved pairs of runs: mean
+// ratio 0.664 against 0.671;
+// BenchmarkKafkaInputAlone 1.44 against 1.80 ns per token, medians of
+// nine, since the kernel then copies into buffers still in the cache:
+// but the batching is the producer's, and bounding it by bytes with
+// kafka-go would refuse documents over the bound); compressing the IPC
+// body straight into the message after room left for its metadata (no
+// change in BenchmarkStageParts/encode: the copy it saves is of data in
+// L2); CRC-32C of each fetched piece as it arrives rather than of the
+// whole response after it (a copy of 2.5 MB plus its CRC took 180 µs
+// against 207 µs in a microbenchmark: 0.1% of the stage); 16K-entry
+// token-id LZ4 tables (Stage.Run and the steps in sequence unchanged,
+// three alternations). Tokenizing into one growing buffer per document,
+// as the stage must keep the ids, instead of one reused line buffer makes
+// WordPiece alone 2.2% slower (six runs): part of why it runs slower in
+// the stage.
+//
 // Where the rest of a timed run goes, measured rather than guessed
 // (2026-12-06, evening; make bench prints these beside the ratio): joining
 // the group and the first fetch cost 2-3 ms of CPU (join-cpu-ms), not the
