@@ -3,13 +3,16 @@ package broker
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/electra-go/electra/broker/brokertest"
 )
 
 // TestProduceConn produces batches with ProduceConn and reads them back
@@ -179,7 +182,42 @@ func FuzzParseProduceResponse(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xFF}, 40))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, _, err := parseProduceResponse(b, 7, "t", 3); err == nil && len(b) < 4+4 {
-			t.Fatal(fmt.Sprintf("accepted %d bytes", len(b)))
+			t.Fatalf("accepted %d bytes", len(b))
 		}
 	})
+}
+
+// TestRawConnsOverTLS: ProduceConn and FetchConn over mutual TLS (no
+// SASL), where the vectored write falls back to one write per piece.
+func TestRawConnsOverTLS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := brokertest.NewPKI(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(&tls.Config{
+		Certificates: []tls.Certificate{p.ServerCert},
+		ClientCAs:    p.CAPool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS12,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bc := Config{Brokers: c.ListenAddrs(), Security: Security{TLS: &TLSConfig{CA: p.CAFile, Cert: p.ClientCert, Key: p.ClientKey}}}
+	if err := EnsureTopics(ctx, bc, []TopicSpec{{Name: "tls", Partitions: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := bc.DialProduce(ctx, "tls", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	value := bytes.Repeat([]byte("over TLS "), 50000)
+	if _, err := pc.Produce(ctx, []ProduceRecord{{Key: []byte("a"), Value: value}, {Key: []byte("b"), Value: []byte("short")}}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, vals, next, err := fetchAll(t, ctx, bc, "tls", 0, 1<<20)
+	if err != nil || next != 2 || vals[0] != "a="+string(value) || vals[1] != "b=short" {
+		t.Fatalf("read back %d records up to %d (%v)", len(vals), next, err)
+	}
 }
