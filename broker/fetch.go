@@ -158,11 +158,8 @@ func (f *FetchConn) Fetch(ctx context.Context, offset int64, maxBytes int, maxWa
 	binary.BigEndian.PutUint32(r, uint32(len(r)-4))
 	f.req = r
 
-	// The broker may hold the request for maxWait; a cancelled context
-	// must not wait that long.
-	stop := context.AfterFunc(ctx, func() { f.conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	f.conn.SetDeadline(time.Now().Add(maxWait + 30*time.Second))
+	// The broker may hold the request for maxWait.
+	defer watch(ctx, f.conn, maxWait+30*time.Second)()
 	fail := func(err error) (FetchResult, []byte, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -172,19 +169,8 @@ func (f *FetchConn) Fetch(ctx context.Context, offset int64, maxBytes int, maxWa
 	if _, err := f.conn.Write(r); err != nil {
 		return fail(err)
 	}
-	var size [4]byte
-	if _, err := io.ReadFull(f.conn, size[:]); err != nil {
-		return fail(err)
-	}
-	n := int(binary.BigEndian.Uint32(size[:]))
-	if n < 8 || n > 1<<30 {
-		return fail(fmt.Errorf("response of %d bytes", n))
-	}
-	if cap(buf) < n {
-		buf = make([]byte, n, n+n/4)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(f.conn, buf); err != nil {
+	buf, err := readResponse(f.conn, buf, 1<<30)
+	if err != nil {
 		return fail(err)
 	}
 	res, err := f.parse(buf)
@@ -204,33 +190,28 @@ func (f *FetchConn) parse(b []byte) (FetchResult, error) {
 	d.int32() // throttle time
 	var res FetchResult
 	found := false
-	// A count read from a malformed response can be huge: stop at the
-	// first short read.
-	for n := d.count(); n > 0 && d.err == nil; n-- {
-		topic := d.str()
-		for k := d.count(); k > 0 && d.err == nil; k-- {
-			p := d.int32()
-			code := d.int16()
-			hw := d.int64()
-			d.int64() // last stable offset
-			ls := d.int64()
-			if n := d.count(); n > 0 {
-				d.skip(16 * n) // aborted transactions: producer id, first offset
-			}
-			rn := d.int32()
-			var recs []byte
-			if rn > 0 {
-				recs = d.bytes(int(rn))
-			}
-			if d.err == nil && topic == f.topic && p == f.partition {
-				found = true
-				res = FetchResult{HighWatermark: hw, LogStartOffset: ls, Records: recs}
-				if code != 0 {
-					res.Err = kafka.Error(code)
-				}
+	eachPartition(&d, func(topic string) {
+		p := d.int32()
+		code := d.int16()
+		hw := d.int64()
+		d.int64() // last stable offset
+		ls := d.int64()
+		if n := d.count(); n > 0 {
+			d.skip(16 * n) // aborted transactions: producer id, first offset
+		}
+		rn := d.int32()
+		var recs []byte
+		if rn > 0 {
+			recs = d.bytes(int(rn))
+		}
+		if d.err == nil && topic == f.topic && p == f.partition {
+			found = true
+			res = FetchResult{HighWatermark: hw, LogStartOffset: ls, Records: recs}
+			if code != 0 {
+				res.Err = kafka.Error(code)
 			}
 		}
-	}
+	})
 	if d.err != nil {
 		return FetchResult{}, fmt.Errorf("malformed fetch response: %w", d.err)
 	}
@@ -312,6 +293,46 @@ func EachRecord(records []byte, from int64, yield func(FetchedRecord) bool) (int
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// watch bounds conn's reads and writes by timeout and makes ctx's end
+// interrupt them; the returned function stops watching ctx.
+func watch(ctx context.Context, conn net.Conn, timeout time.Duration) func() bool {
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	conn.SetDeadline(time.Now().Add(timeout))
+	return stop
+}
+
+// readResponse reads a size-prefixed response of at most limit bytes
+// into buf, grown (with room for a quarter more) if too small.
+func readResponse(conn net.Conn, buf []byte, limit int) ([]byte, error) {
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		return buf, err
+	}
+	n := int(binary.BigEndian.Uint32(size[:]))
+	if n < 8 || n > limit {
+		return buf, fmt.Errorf("response of %d bytes", n)
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n, n+n/4)
+	}
+	buf = buf[:n]
+	_, err := io.ReadFull(conn, buf)
+	return buf, err
+}
+
+// eachPartition walks a response's array of topics, each an array of
+// partitions, calling partition with the topic's name for each; it stops
+// at the first short read (a count read from a malformed response can be
+// huge).
+func eachPartition(d *decoder, partition func(topic string)) {
+	for n := d.count(); n > 0 && d.err == nil; n-- {
+		topic := d.str()
+		for k := d.count(); k > 0 && d.err == nil; k-- {
+			partition(topic)
+		}
+	}
+}
 
 func appendString(b []byte, s string) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))

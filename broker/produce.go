@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"net"
 	"time"
 
@@ -170,9 +169,7 @@ func (p *ProduceConn) Produce(ctx context.Context, recs []ProduceRecord, timeout
 	}
 	binary.BigEndian.PutUint32(m[batch+17:], crc)
 
-	stop := context.AfterFunc(ctx, func() { p.conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	p.conn.SetDeadline(time.Now().Add(timeout + 30*time.Second))
+	defer watch(ctx, p.conn, timeout+30*time.Second)()
 	fail := func(err error) (int64, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -186,19 +183,8 @@ func (p *ProduceConn) Produce(ctx context.Context, recs []ProduceRecord, timeout
 	if _, err := bufs.WriteTo(p.conn); err != nil {
 		return fail(err)
 	}
-	var sz [4]byte
-	if _, err := io.ReadFull(p.conn, sz[:]); err != nil {
-		return fail(err)
-	}
-	n := int(binary.BigEndian.Uint32(sz[:]))
-	if n < 8 || n > 1<<20 {
-		return fail(fmt.Errorf("response of %d bytes", n))
-	}
-	if cap(p.resp) < n {
-		p.resp = make([]byte, n)
-	}
-	p.resp = p.resp[:n]
-	if _, err := io.ReadFull(p.conn, p.resp); err != nil {
+	var err error
+	if p.resp, err = readResponse(p.conn, p.resp, 1<<20); err != nil {
 		return fail(err)
 	}
 	base, code, err := parseProduceResponse(p.resp, p.corr, p.topic, p.partition)
@@ -221,20 +207,15 @@ func parseProduceResponse(b []byte, corrWant int32, topic string, partition int3
 	var base int64
 	var code int16
 	found := false
-	// A count read from a malformed response can be huge: stop at the
-	// first short read.
-	for n := d.count(); n > 0 && d.err == nil; n-- {
-		t := d.str()
-		for k := d.count(); k > 0 && d.err == nil; k-- {
-			p := d.int32()
-			c := d.int16()
-			off := d.int64()
-			d.int64() // log append time
-			if d.err == nil && t == topic && p == partition {
-				found, base, code = true, off, c
-			}
+	eachPartition(&d, func(t string) {
+		p := d.int32()
+		c := d.int16()
+		off := d.int64()
+		d.int64() // log append time
+		if d.err == nil && t == topic && p == partition {
+			found, base, code = true, off, c
 		}
-	}
+	})
 	d.int32() // throttle time
 	if d.err != nil {
 		return 0, 0, fmt.Errorf("malformed produce response: %w", d.err)

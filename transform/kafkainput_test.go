@@ -84,14 +84,8 @@ func TestKafkaInputPassesTransactionMarkers(t *testing.T) {
 func TestKafkaInputSurvivesBrokerRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: dir, Port: port})
+	start := restartableBroker(t, ctx)
+	e, err := start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +129,7 @@ func TestKafkaInputSurvivesBrokerRestart(t *testing.T) {
 	read(2)
 	e.Close()
 	time.Sleep(500 * time.Millisecond) // fetches fail meanwhile
-	e, err = broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: dir, Port: port})
-	if err != nil {
+	if e, err = start(); err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
@@ -146,6 +139,23 @@ func TestKafkaInputSurvivesBrokerRestart(t *testing.T) {
 		if !seen[off] {
 			t.Fatalf("offset %d never arrived (have %v)", off, seen)
 		}
+	}
+}
+
+// restartableBroker returns a function that starts an embedded broker
+// on the same port and data directory each time, so that clients find a
+// restarted broker where the last one was, with its logs.
+func restartableBroker(t *testing.T, ctx context.Context) func() (*broker.Embedded, error) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return func() (*broker.Embedded, error) {
+		return broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: dir, Port: port})
 	}
 }
 

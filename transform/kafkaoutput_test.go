@@ -3,7 +3,6 @@ package transform
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"testing"
 	"time"
@@ -23,14 +22,8 @@ import (
 func TestKafkaOutputProduces(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	e, err := broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: dir, Port: port})
+	start := restartableBroker(t, ctx)
+	e, err := start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +64,7 @@ func TestKafkaOutputProduces(t *testing.T) {
 	go func() {
 		time.Sleep(400 * time.Millisecond)
 		var err error
-		e, err = broker.StartEmbedded(ctx, broker.EmbeddedConfig{DataDir: dir, Port: port})
+		e, err = start()
 		back <- err
 	}()
 	t0 := time.Now()
@@ -144,10 +137,10 @@ func TestKafkaOutputProduces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tiny.Close()
-	start := time.Now()
+	t1 := time.Now()
 	if err := tiny.Write(ctx, chunk(40, 200)); err == nil {
 		t.Fatal("a topic with a 1 KiB limit took 40 batches in one record batch")
-	} else if d := time.Since(start); d > 2*time.Second {
+	} else if d := time.Since(t1); d > 2*time.Second {
 		t.Fatalf("a lasting refusal took %v (tried again?): %v", d, err)
 	}
 }
