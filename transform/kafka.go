@@ -893,6 +893,7 @@ func (o *KafkaOutput) produce(ctx context.Context, msgs ...kafka.Message) error 
 func (o *KafkaOutput) producePartition(ctx context.Context, p int, recs []broker.ProduceRecord) error {
 	backoff := produceBackoffMin
 	for attempt := 1; ; attempt++ {
+		reused := o.conns[p] != nil
 		err := func() error {
 			if o.conns[p] == nil {
 				c, err := o.cfg.Broker.DialProduce(ctx, o.cfg.Topic, p)
@@ -908,7 +909,8 @@ func (o *KafkaOutput) producePartition(ctx context.Context, p int, recs []broker
 			return nil
 		}
 		var ke kafka.Error
-		if errors.As(err, &ke) && !ke.Temporary() {
+		isKafka := errors.As(err, &ke)
+		if isKafka && !ke.Temporary() {
 			return err // a batch too large, a missing authorization: trying again will not help
 		}
 		if o.conns[p] != nil {
@@ -920,6 +922,12 @@ func (o *KafkaOutput) producePartition(ctx context.Context, p int, recs []broker
 		}
 		if attempt == produceAttempts {
 			return fmt.Errorf("partition %d, %d attempts: %w", p, attempt, err)
+		}
+		if reused && !isKafka && attempt == 1 {
+			// Brokers close connections left idle (connections.max.idle.ms,
+			// 10 minutes by default): dial again at once, quietly.
+			o.cfg.Logger.Debug("transform: examples connection failed; dialling again", "topic", o.cfg.Topic, "partition", p, "err", err)
+			continue
 		}
 		o.cfg.Logger.Warn("transform: producing examples failed; trying again", "topic", o.cfg.Topic, "partition", p, "attempt", attempt, "backoff", backoff, "err", err)
 		select {
