@@ -687,10 +687,12 @@ type KafkaOutputConfig struct {
 // pages of its own and walked them again for the CRC (about 2% of the
 // stage's CPU). Partitions are chosen as the Writer's Hash balancer would
 // (by batch id), failed writes are tried again as it would (10 attempts,
-// backing off from 100 ms to 5 s), and clusters that need SASL, which
-// ProduceConn does not speak, get the Writer. Dead letters always do. The
-// topic's partition count is read once, when the output is created;
-// partitions added later get batches after a restart.
+// backing off from 100 ms to 5 s), a record batch that the topic finds
+// too large goes again in halves (the Writer failed it: a topic made
+// elsewhere keeps Kafka's 1 MB default), and clusters that need SASL,
+// which ProduceConn does not speak, get the Writer. Dead letters always
+// do. The topic's partition count is read once, when the output is
+// created; partitions added later get batches after a restart.
 type KafkaOutput struct {
 	cfg        KafkaOutputConfig
 	batches    *kafka.Writer
@@ -910,6 +912,16 @@ func (o *KafkaOutput) producePartition(ctx context.Context, p int, recs []broker
 		}
 		var ke kafka.Error
 		isKafka := errors.As(err, &ke)
+		if isKafka && ke == kafka.MessageSizeTooLarge && len(recs) > 1 {
+			// A topic made elsewhere may keep Kafka's default 1 MB
+			// max.message.bytes: send the halves as batches of their own
+			// (each message alone must fit).
+			h := len(recs) / 2
+			if err := o.producePartition(ctx, p, recs[:h]); err != nil {
+				return err
+			}
+			return o.producePartition(ctx, p, recs[h:])
+		}
 		if isKafka && !ke.Temporary() {
 			return err // a batch too large, a missing authorization: trying again will not help
 		}

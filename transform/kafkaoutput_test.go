@@ -18,7 +18,9 @@ import (
 // kafka-go's Hash balancer picks for their ids, with their headers, and
 // decode to the examples written; a broker that goes away between two
 // chunks is waited for (the second Write succeeds once it is back); a
-// batch the topic refuses for good fails at once, not after ten tries.
+// topic whose max.message.bytes takes only a few batches at a time gets
+// them in smaller record batches; a batch the topic refuses for good
+// fails at once, not after ten tries.
 func TestKafkaOutputProduces(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -126,6 +128,37 @@ func TestKafkaOutputProduces(t *testing.T) {
 	}
 	if len(want) != 0 || got != 17 {
 		t.Fatalf("%d batches read, %d never arrived", got, len(want))
+	}
+
+	// A topic that takes about three batches per record batch: the chunk
+	// goes out in halves, and halves of halves, until they fit.
+	one, err := schemas.EncodeExamplesMessage(meta, chunk(1, 300).Batches[0].Examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := 3 * (len(one) + 200)
+	if err := broker.EnsureTopics(ctx, bc, []broker.TopicSpec{{Name: "medium.examples", Partitions: 1, Configs: map[string]string{"max.message.bytes": fmt.Sprint(limit)}}}); err != nil {
+		t.Fatal(err)
+	}
+	medium, err := NewKafkaOutput(ctx, KafkaOutputConfig{Broker: bc, Topic: "medium.examples", DLQTopic: "out.dlq", Meta: meta, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer medium.Close()
+	if err := medium.Write(ctx, chunk(12, 300)); err != nil {
+		t.Fatalf("12 batches to a topic that takes %d bytes per record batch: %v", limit, err)
+	}
+	mc, err := kgo.NewClient(kgo.SeedBrokers(bc.Brokers...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"medium.examples": {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	for n := 0; n < 12; {
+		fs := mc.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("after %d of 12 batches: %v", n, err)
+		}
+		n += len(fs.Records())
 	}
 
 	// A topic that refuses batches over 1 KiB: a lasting error.
