@@ -69,7 +69,16 @@
 // (other tenants' load moves the tokenizer-alone figure by 20% or more
 // within a minute) the medians fall to 0.55-0.66.
 //
-// Where it stands (2026-12-06, evening, with records read in place and the
+// Where it stands (2026-12-06, night, with examples produced by
+// broker.ProduceConn, below): make bench printed a median of 0.69
+// (0.68-0.69, best-of-five 0.68) and the transform benchmark alone,
+// later, 0.68 (0.62-0.72, best-of 0.69), with WordPiece alone at 36M
+// tokens per CPU-second and the stage at 24.8M; the steps in sequence
+// reach 0.79 of WordPiece alone and Stage.Run in memory 0.76-0.77. The
+// stage's CPU in those profiles: WordPiece 68-70%, Arrow IPC and LZ4
+// 14-15%, the Kafka client 7-8%, JSON decoding 3%, packing 3-6%.
+//
+// Before that (2026-12-06, evening, with records read in place and the
 // faster token-id LZ4, below): five runs of the transform benchmark
 // within an hour printed medians of 0.70, 0.65, 0.66, 0.67 and 0.64
 // (single steady runs 0.58-0.75), best-of-five ratios 0.71, 0.69, 0.67,
