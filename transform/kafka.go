@@ -205,12 +205,9 @@ func (in *KafkaInput) fetch(ctx context.Context, gen int32, a kafka.PartitionAss
 			// these forever, and so does this.
 			in.cfg.Logger.Warn("transform: fetch failed; retrying", "topic", in.cfg.Topic, "partition", a.ID, "offset", off, "err", err)
 			f.close()
-			select {
-			case <-ctx.Done():
+			if !backOff(ctx, &wait) {
 				return
-			case <-time.After(wait):
 			}
-			wait = min(2*wait, 5*time.Second)
 		default:
 			wait = 100 * time.Millisecond
 		}
@@ -594,11 +591,7 @@ func (in *KafkaInput) RecordCut(ctx context.Context, first, through Position) er
 			return fmt.Errorf("group %q: committing offset %d of %s/%d with its cut: %w", in.cfg.Group, first.Offset, first.Topic, first.Partition, err)
 		}
 		in.cfg.Logger.Warn("transform: recording an idle-sealed chunk's end failed; retrying", "topic", first.Topic, "partition", first.Partition, "offset", first.Offset, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff *= 2
+		backOff(ctx, &backoff) // a cancelled ctx ends the next attempt
 	}
 }
 
@@ -640,12 +633,9 @@ func (in *KafkaInput) recordedCut(ctx context.Context, p int, off int64) (Cut, b
 			return Cut{}, false
 		}
 		in.cfg.Logger.Warn("transform: reading the committed offset's metadata failed; retrying", "topic", in.cfg.Topic, "partition", p, "err", err)
-		select {
-		case <-ctx.Done():
+		if !backOff(ctx, &backoff) {
 			return Cut{}, false
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
@@ -715,9 +705,24 @@ type KafkaOutput struct {
 const (
 	produceAttempts   = 10
 	produceBackoffMin = 100 * time.Millisecond
-	produceBackoffMax = 5 * time.Second
+	produceBackoffMax = maxBackOff
 	produceTimeout    = 30 * time.Second
 )
+
+// maxBackOff bounds the waits between retries against the broker.
+const maxBackOff = 5 * time.Second
+
+// backOff waits *d, or until ctx ends (then it reports false), and
+// doubles *d up to maxBackOff for the next time.
+func backOff(ctx context.Context, d *time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(*d):
+	}
+	*d = min(2**d, maxBackOff)
+	return true
+}
 
 // NewKafkaOutput creates the topics if needed and returns the producer.
 func NewKafkaOutput(ctx context.Context, cfg KafkaOutputConfig) (*KafkaOutput, error) {
@@ -923,7 +928,7 @@ func (o *KafkaOutput) producePartition(ctx context.Context, p int, recs []broker
 			return o.producePartition(ctx, p, recs[h:])
 		}
 		if isKafka && !ke.Temporary() {
-			return err // a batch too large, a missing authorization: trying again will not help
+			return err // a message too large for the topic, a missing authorization: trying again will not help
 		}
 		if o.conns[p] != nil {
 			o.conns[p].Close()
@@ -942,12 +947,9 @@ func (o *KafkaOutput) producePartition(ctx context.Context, p int, recs []broker
 			continue
 		}
 		o.cfg.Logger.Warn("transform: producing examples failed; trying again", "topic", o.cfg.Topic, "partition", p, "attempt", attempt, "backoff", backoff, "err", err)
-		select {
-		case <-ctx.Done():
+		if !backOff(ctx, &backoff) {
 			return ctx.Err()
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, produceBackoffMax)
 	}
 }
 
