@@ -338,11 +338,12 @@ func (c *int32Compressor) compress(src, dst []byte) int {
 				}
 				di += extra
 			}
-			if lit <= 32 && anchor+32 <= len(src) && di+32 <= len(dst) {
-				*(*uint64)(unsafe.Add(dp, di)) = *(*uint64)(unsafe.Add(sp, anchor))
-				*(*uint64)(unsafe.Add(dp, di+8)) = *(*uint64)(unsafe.Add(sp, anchor+8))
-				*(*uint64)(unsafe.Add(dp, di+16)) = *(*uint64)(unsafe.Add(sp, anchor+16))
-				*(*uint64)(unsafe.Add(dp, di+24)) = *(*uint64)(unsafe.Add(sp, anchor+24))
+			if lit <= 32 && anchor+32 <= len(src) {
+				// dst has 32 bytes at di: the check against limit above
+				// leaves lz4Slack beyond it. (16-byte arrays copy in one
+				// vector move each.)
+				*(*[16]byte)(unsafe.Add(dp, di)) = *(*[16]byte)(unsafe.Add(sp, anchor))
+				*(*[16]byte)(unsafe.Add(dp, di+16)) = *(*[16]byte)(unsafe.Add(sp, anchor+16))
 				di += lit
 			} else {
 				di += copy(dst[di:], src[anchor:start])
