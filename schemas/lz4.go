@@ -260,8 +260,8 @@ type int32Compressor struct {
 }
 
 // lz4Slack is how far past a literal run the copy below may write: short
-// literal runs are copied 32 bytes at a time.
-const lz4Slack = 32
+// literal runs are copied 64 bytes at a time.
+const lz4Slack = 64
 
 func (c *int32Compressor) compress(src, dst []byte) int {
 	if len(src) > lz4BlockMax {
@@ -338,12 +338,14 @@ func (c *int32Compressor) compress(src, dst []byte) int {
 				}
 				di += extra
 			}
-			if lit <= 32 && anchor+32 <= len(src) {
-				// dst has 32 bytes at di: the check against limit above
+			if lit <= 64 && anchor+64 <= len(src) {
+				// dst has 64 bytes at di: the check against limit above
 				// leaves lz4Slack beyond it. (16-byte arrays copy in one
 				// vector move each.)
 				*(*[16]byte)(unsafe.Add(dp, di)) = *(*[16]byte)(unsafe.Add(sp, anchor))
 				*(*[16]byte)(unsafe.Add(dp, di+16)) = *(*[16]byte)(unsafe.Add(sp, anchor+16))
+				*(*[16]byte)(unsafe.Add(dp, di+32)) = *(*[16]byte)(unsafe.Add(sp, anchor+32))
+				*(*[16]byte)(unsafe.Add(dp, di+48)) = *(*[16]byte)(unsafe.Add(sp, anchor+48))
 				di += lit
 			} else {
 				di += copy(dst[di:], src[anchor:start])
