@@ -77,7 +77,27 @@ func (d *Document) Validate() error { return d.validate(true) }
 // CPU.
 func (d *Document) ValidateDecoded() error { return d.validate(false) }
 
+// ValidateText is ValidateDecoded for a decoder that kept the text in
+// pieces rather than in d.Text (a transform worker tokenizes its lines
+// where they lie in the message): it is given the text's length in bytes
+// and whether it is nothing but white space, and does not read d.Text.
+func (d *Document) ValidateText(textLen int, blank bool) error {
+	if err := d.validateFields(false); err != nil {
+		return err
+	}
+	return textError(textLen, blank)
+}
+
 func (d *Document) validate(checkUTF8 bool) error {
+	if err := d.validateFields(checkUTF8); err != nil {
+		return err
+	}
+	return textError(len(d.Text), strings.TrimSpace(d.Text) == "")
+}
+
+// validateFields checks everything but the text's length and blankness
+// (the text's UTF-8 too, with checkUTF8).
+func (d *Document) validateFields(checkUTF8 bool) error {
 	if d == nil {
 		return &FieldError{Field: "document", Reason: "is null"}
 	}
@@ -100,11 +120,15 @@ func (d *Document) validate(checkUTF8 bool) error {
 			return &FieldError{Field: f.name, Reason: "is not valid UTF-8"}
 		}
 	}
-	if strings.TrimSpace(d.Text) == "" {
+	return nil
+}
+
+func textError(n int, blank bool) error {
+	if blank {
 		return &FieldError{Field: "text", Reason: "is empty"}
 	}
-	if len(d.Text) > MaxDocumentBytes {
-		return &FieldError{Field: "text", Reason: fmt.Sprintf("is %d bytes, the limit is %d; split the document", len(d.Text), MaxDocumentBytes)}
+	if n > MaxDocumentBytes {
+		return &FieldError{Field: "text", Reason: fmt.Sprintf("is %d bytes, the limit is %d; split the document", n, MaxDocumentBytes)}
 	}
 	return nil
 }

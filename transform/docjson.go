@@ -12,75 +12,59 @@ import (
 	"github.com/electra-go/electra/schemas"
 )
 
-// decodeDocument parses and validates a document message. encoding/json
-// costs as much CPU as tokenizing the text (measured by BenchmarkEndToEnd),
-// so the common shape, one flat object of the contract's string fields, is
-// parsed here in one pass; anything else (unknown or differently cased
-// keys, escaped keys, null, non-string values, invalid UTF-8, surrogate
-// escapes, trailing data) goes to schemas.DecodeDocument, which gives the
-// exact error. FuzzDecodeDocument checks both agree.
+// decodeDocument parses and validates a document message and splits its
+// text into sentences, scratch.sents: its lines, without the '\r's
+// before each break, empty ones left out, as schemas.Document.Sentences
+// gives them. The returned document has every field but Text, whose
+// length is scratch.textLen.
 //
-// The text is not copied into a string of its own: a tokenizer goroutine
-// passes the same scratch for every document, the text is unescaped into
-// it (every document has escaped newlines) and Text, like Title, URL and
-// Lang, aliases it or b. Only ID and Source, which examples keep, are new
-// strings. So the document is valid until the next call with the same
-// scratch, or until b changes.
+// encoding/json costs as much CPU as tokenizing the text (measured by
+// BenchmarkEndToEnd), so the common shape, one flat object of the
+// contract's string fields, is parsed here in one pass; anything else
+// (unknown or differently cased keys, escaped keys, null, non-string
+// values, invalid UTF-8, surrogate escapes, trailing data) goes to
+// schemas.DecodeDocument, which gives the exact error. FuzzDecodeDocument
+// checks both agree.
 //
-// The unescaping finds the text's line breaks (each is an escape), and
-// scratch.lines keeps where they are: the stage splits the text into
-// sentences from them rather than scanning it again.
+// The text is not copied: a line without escapes (all of them but the
+// line break, in most documents) is a slice of b, and only a line with
+// other escapes is unescaped, into scratch.text, which a tokenizer
+// goroutine reuses for every document. (Unescaping the whole text into
+// it, as this did before, cost a fifth of decoding.) Title, URL and Lang
+// alias scratch.text or b too; only ID and Source, which examples keep,
+// are new strings. So the document and its sentences are valid until the
+// next call with the same scratch, or until b changes.
 func decodeDocument(b []byte, scratch *docScratch) (schemas.Document, error) {
 	if d, ok := fastDocument(b, scratch); ok {
 		// fastDocument refuses invalid UTF-8 (the fallback reports it).
-		return d, d.ValidateDecoded()
+		return d, d.ValidateText(scratch.textLen, scratch.blank)
 	}
 	d, err := schemas.DecodeDocument(b)
-	scratch.lines = scratch.lines[:0]
-	for i := 0; ; {
-		k := strings.IndexByte(d.Text[i:], '\n')
-		if k < 0 {
-			break
-		}
-		scratch.lines = append(scratch.lines, i+k)
-		i += k + 1
+	scratch.sents = scratch.sents[:0]
+	for line := range d.Sentences() {
+		scratch.sents = append(scratch.sents, line)
 	}
+	scratch.textLen = len(d.Text)
+	d.Text = ""
 	return d, err
 }
 
 // docScratch is a tokenizer goroutine's memory for decoding documents.
 type docScratch struct {
 	text []byte // the unescaped strings
-	// lines holds the offsets of the '\n's of the last document's Text.
-	lines []int
-}
-
-// sentences yields the lines of text whose '\n's are at lines, as
-// schemas.Document.Sentences does: without the '\r's before each break,
-// empty ones left out.
-func sentences(text string, lines []int, yield func(string)) {
-	start := 0
-	for k := 0; k <= len(lines); k++ {
-		end := len(text)
-		if k < len(lines) {
-			end = lines[k]
-		}
-		line := text[start:end]
-		start = end + 1
-		for len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		if line != "" {
-			yield(line)
-		}
-	}
+	// The last document's sentences, the length of its text and whether
+	// the text is nothing but white space.
+	sents   []string
+	textLen int
+	blank   bool
 }
 
 func fastDocument(b []byte, scratch *docScratch) (schemas.Document, bool) {
 	var d schemas.Document
 	buf := scratch.text[:0]
 	defer func() { scratch.text = buf }()
-	scratch.lines = scratch.lines[:0]
+	// Without a text key, the text is empty.
+	scratch.sents, scratch.textLen, scratch.blank = scratch.sents[:0], 0, true
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return d, false
@@ -90,7 +74,7 @@ func fastDocument(b []byte, scratch *docScratch) (schemas.Document, bool) {
 		i++
 	} else {
 		for {
-			key, j, ok := jsonString(b, i, nil, nil)
+			key, j, ok := jsonString(b, i, nil)
 			if !ok {
 				return d, false
 			}
@@ -98,12 +82,24 @@ func fastDocument(b []byte, scratch *docScratch) (schemas.Document, bool) {
 			if j >= len(b) || b[j] != ':' {
 				return d, false
 			}
-			var lines *[]int
 			if string(key) == "text" {
-				scratch.lines = scratch.lines[:0] // a repeated key: the last counts
-				lines = &scratch.lines
+				// A repeated key: the last counts.
+				scratch.sents = scratch.sents[:0]
+				var k int
+				scratch.textLen, scratch.blank, k, ok = jsonText(b, skipSpace(b, j+1), &buf, &scratch.sents)
+				if !ok {
+					return d, false
+				}
+				var more bool
+				if i, more, ok = nextKey(b, k); !ok {
+					return d, false
+				}
+				if !more {
+					break
+				}
+				continue
 			}
-			val, k, ok := jsonString(b, skipSpace(b, j+1), &buf, lines)
+			val, k, ok := jsonString(b, skipSpace(b, j+1), &buf)
 			if !ok {
 				return d, false
 			}
@@ -118,29 +114,38 @@ func fastDocument(b []byte, scratch *docScratch) (schemas.Document, bool) {
 				d.URL = alias(val)
 			case "lang":
 				d.Lang = alias(val)
-			case "text":
-				d.Text = alias(val)
 			default:
 				return d, false
 			}
-			k = skipSpace(b, k)
-			if k >= len(b) {
+			var more bool
+			if i, more, ok = nextKey(b, k); !ok {
 				return d, false
 			}
-			if b[k] == '}' {
-				i = k + 1
+			if !more {
 				break
 			}
-			if b[k] != ',' {
-				return d, false
-			}
-			i = skipSpace(b, k+1)
 		}
 	}
 	if skipSpace(b, i) != len(b) {
 		return d, false
 	}
 	return d, true
+}
+
+// nextKey reads what follows a value at b[k]: a comma, after which it
+// returns the index of the next key and more, or the object's end, after
+// which it returns the index past it.
+func nextKey(b []byte, k int) (next int, more, ok bool) {
+	k = skipSpace(b, k)
+	switch {
+	case k >= len(b):
+		return 0, false, false
+	case b[k] == '}':
+		return k + 1, false, true
+	case b[k] == ',':
+		return skipSpace(b, k+1), true, true
+	}
+	return 0, false, false
 }
 
 // alias is b as a string without a copy; b must not change while the
@@ -156,11 +161,10 @@ func skipSpace(b []byte, i int) int {
 
 // jsonString reads a JSON string starting at b[i] == '"'. Without
 // escapes the value is a slice of b; with escapes it is unescaped onto
-// *buf and is a slice of that (a nil buf refuses escapes), and the offsets
-// of its '\n's in the value go onto *lines if lines is not nil. It refuses what
-// encoding/json would alter (invalid UTF-8, surrogate escapes) so that the
-// fallback reproduces those cases exactly.
-func jsonString(b []byte, i int, buf *[]byte, lines *[]int) ([]byte, int, bool) {
+// *buf and is a slice of that (a nil buf refuses escapes). It refuses
+// what encoding/json would alter (invalid UTF-8, surrogate escapes) so
+// that the fallback reproduces those cases exactly.
+func jsonString(b []byte, i int, buf *[]byte) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, 0, false
 	}
@@ -200,46 +204,138 @@ func jsonString(b []byte, i int, buf *[]byte, lines *[]int) ([]byte, int, bool) 
 			}
 			return v, j + 1, true
 		}
-		if j+1 >= len(b) {
+		var ok bool
+		if out, j, ok = unescape(b, j, out); !ok {
 			return nil, 0, false
 		}
-		switch e := b[j+1]; e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			if lines != nil {
-				*lines = append(*lines, len(out)-start)
-			}
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			if j+6 > len(b) {
-				return nil, 0, false
-			}
-			v, err := strconv.ParseUint(string(b[j+2:j+6]), 16, 16)
-			if err != nil || (v >= 0xD800 && v < 0xE000) {
-				return nil, 0, false
-			}
-			if v == '\n' && lines != nil {
-				*lines = append(*lines, len(out)-start)
-			}
-			out = utf8.AppendRune(out, rune(v))
-			j += 4
-		default:
-			return nil, 0, false
-		}
-		i = j + 2
+		i = j
 		var h bool
 		n, h = jsonStop(b[i:])
 		high = high || h
 		j = i + n
+	}
+}
+
+// unescape appends what the escape at b[j] == '\\' stands for to out and
+// returns the index after the escape. It refuses surrogate escapes, which
+// encoding/json replaces.
+func unescape(b []byte, j int, out []byte) ([]byte, int, bool) {
+	if j+1 >= len(b) {
+		return out, 0, false
+	}
+	switch e := b[j+1]; e {
+	case '"', '\\', '/':
+		out = append(out, e)
+	case 'b':
+		out = append(out, '\b')
+	case 'f':
+		out = append(out, '\f')
+	case 'n':
+		out = append(out, '\n')
+	case 'r':
+		out = append(out, '\r')
+	case 't':
+		out = append(out, '\t')
+	case 'u':
+		v, ok := hex4(b, j+2)
+		if !ok || (v >= 0xD800 && v < 0xE000) {
+			return out, 0, false
+		}
+		return utf8.AppendRune(out, rune(v)), j + 6, true
+	default:
+		return out, 0, false
+	}
+	return out, j + 2, true
+}
+
+// hex4 reads the four hex digits of a \u escape at b[i:].
+func hex4(b []byte, i int) (uint64, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
+	return v, err == nil
+}
+
+// jsonText reads the JSON string at b[i] == '"' that is a document's
+// text and appends its sentences to *sents: its lines, without the '\r's
+// before each break, empty ones left out. A line without escapes is a
+// slice of b; a line with escapes (other than the break that ends it) is
+// unescaped onto *buf and is a slice of that. It returns the unescaped
+// text's length, whether it is nothing but white space, and the index
+// after the string. Like jsonString, it refuses invalid UTF-8 and
+// surrogate escapes.
+func jsonText(b []byte, i int, buf *[]byte, sents *[]string) (n int, blank bool, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false, 0, false
+	}
+	i++
+	out := *buf
+	blank = true
+	lineStart := i // where the current line starts in b
+	lineBuf := -1  // where it starts in out, once it had an escape
+	var high bool  // whether it holds bytes >= 0x80
+	for {
+		k, h := jsonStop(b[i:])
+		high = high || h
+		j := i + k
+		if j >= len(b) || b[j] < 0x20 {
+			return 0, false, 0, false
+		}
+		if lineBuf >= 0 {
+			out = append(out, b[i:j]...)
+		}
+		end := b[j] == '"' // of the text
+		brk := !end && j+1 < len(b) && b[j+1] == 'n'
+		if !end && !brk && j+1 < len(b) && b[j+1] == 'u' {
+			v, ok := hex4(b, j+2)
+			brk = ok && v == '\n'
+		}
+		if !end && !brk {
+			// An escape within the line: from here on, the line is
+			// unescaped into out. It is no longer than in b, nor is the
+			// rest of the text, so out grows once at most.
+			if lineBuf < 0 {
+				if cap(out)-len(out) < len(b)-lineStart {
+					out = slices.Grow(out, len(b)-lineStart)
+				}
+				lineBuf = len(out)
+				out = append(out, b[lineStart:j]...)
+			}
+			if out, i, ok = unescape(b, j, out); !ok {
+				return 0, false, 0, false
+			}
+			continue
+		}
+		var line string
+		if lineBuf >= 0 {
+			line = alias(out[lineBuf:])
+		} else {
+			line = alias(b[lineStart:j])
+		}
+		if high && !utf8.ValidString(line) {
+			return 0, false, 0, false
+		}
+		n += len(line)
+		for len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if line != "" {
+			if blank && strings.TrimSpace(line) != "" {
+				blank = false
+			}
+			*sents = append(*sents, line)
+		}
+		if end {
+			*buf = out
+			return n, blank, j + 1, true
+		}
+		n++ // the break
+		i = j + 2
+		if b[j+1] == 'u' {
+			i = j + 6
+		}
+		lineStart, lineBuf, high = i, -1, false
 	}
 }
 

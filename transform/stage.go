@@ -482,8 +482,8 @@ func (s *Stage) Run(ctx context.Context, in Input, out Output) error {
 }
 
 // tokenize decodes and validates one document and tokenizes its sentences
-// into one flat buffer. scratch is the calling goroutine's buffer for the
-// document text (see decodeDocument).
+// into one flat buffer. scratch is the calling goroutine's memory for
+// decoding (see decodeDocument).
 func (s *Stage) tokenize(rec Record, scratch *docScratch) tokenized {
 	doc, err := decodeDocument(rec.Value, scratch)
 	if err != nil {
@@ -499,13 +499,13 @@ func (s *Stage) tokenize(rec Record, scratch *docScratch) tokenized {
 		}}
 	}
 	// ~4 bytes of English per token: the buffer rarely grows mid-document.
-	t := s.docTokens(len(doc.Text)/4 + 16)
+	t := s.docTokens(scratch.textLen/4 + 16)
 	t.flat = t.flat[:0]
 	t.ends = t.ends[:0]
-	sentences(doc.Text, scratch.lines, func(line string) {
+	for _, line := range scratch.sents {
 		t.flat = s.tok.Encode(t.flat, line)
 		t.ends = append(t.ends, len(t.flat))
-	})
+	}
 	t.sents = t.sents[:0]
 	start := 0
 	for _, end := range t.ends {
