@@ -16,7 +16,7 @@ func TestDocumentValidate(t *testing.T) {
 		name  string
 		edit  func(*Document)
 		field string // "" = valid
-		utf8  bool   // the error is invalid UTF-8, which ValidateDecoded trusts the decoder to have refused
+		utf8  bool   // the error is invalid UTF-8, which ValidateText trusts the decoder to have refused
 	}{
 		{"valid", func(*Document) {}, "", false},
 		{"custom source", func(d *Document) { d.Source = "my-corpus_2.v1" }, "", false},
@@ -48,17 +48,21 @@ func TestDocumentValidate(t *testing.T) {
 				t.Errorf("message %q does not name the field", err)
 			}
 		})
-		// ValidateDecoded is for strings a decoder has checked already:
-		// the same verdict, except that it trusts their UTF-8.
+		// ValidateText is for strings a decoder has checked already, the
+		// text given by its length and blankness: the same verdict,
+		// except that it trusts their UTF-8.
 		t.Run(tt.name+"/decoded", func(t *testing.T) {
 			d := good
 			tt.edit(&d)
-			err, want := d.ValidateDecoded(), d.Validate()
+			want := d.Validate()
 			if tt.utf8 {
 				want = nil
 			}
+			n, blank := len(d.Text), strings.TrimSpace(d.Text) == ""
+			d.Text = ""
+			err := d.ValidateText(n, blank)
 			if (err == nil) != (want == nil) || err != nil && err.Error() != want.Error() {
-				t.Fatalf("ValidateDecoded() = %v, want %v", err, want)
+				t.Fatalf("ValidateText() = %v, want %v", err, want)
 			}
 		})
 	}
