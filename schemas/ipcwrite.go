@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -143,6 +144,17 @@ func (e *ExamplesEncoder) columns(examples []Example) error {
 	last := -1
 	for i := range examples {
 		ex := &examples[i]
+		// The examples' ids lie in the packer's arena in the order they
+		// were packed, long ago, and are read here shuffled: each row
+		// starts with a cache miss that the CPU cannot foresee. Asking
+		// for the rows a few examples ahead took the gather from 3% of a
+		// transform worker's CPU to 2% (perf samples of the end-to-end
+		// benchmark).
+		if i+prefetchAhead < n {
+			if ids := examples[i+prefetchAhead].InputIDs; len(ids) > 0 {
+				prefetch(unsafe.Pointer(unsafe.SliceData(ids)), 4*len(ids))
+			}
+		}
 		k := len(ex.InputIDs)
 		if k > l {
 			return fmt.Errorf("examples: example %d (doc %q) has %d tokens, max_seq_length is %d", i, ex.DocID, k, l)
@@ -190,6 +202,9 @@ func (e *ExamplesEncoder) columns(examples []Example) error {
 	}
 	return nil
 }
+
+// prefetchAhead is how many examples ahead columns asks for their ids.
+const prefetchAhead = 8
 
 func resize[T any](s []T, n int) []T {
 	if cap(s) < n {
