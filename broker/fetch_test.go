@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +40,11 @@ func fetchAll(t *testing.T, ctx context.Context, bc Config, topic string, from i
 		if res.Err != nil {
 			t.Fatalf("fetch at %d: %v", off, res.Err)
 		}
-		next, err := EachRecord(res.Records, off, func(r FetchedRecord) bool {
+		// Fetch checked the CRC of every whole batch as it arrived.
+		if whole := wholeBatches(res.Records); res.verified != whole {
+			t.Fatalf("fetch at %d: %d bytes of batches checked on arrival, want the %d of its whole batches", off, res.verified, whole)
+		}
+		next, err := res.EachRecord(off, func(r FetchedRecord) bool {
 			offs = append(offs, r.Offset)
 			vals = append(vals, string(r.Key)+"="+string(r.Value))
 			return true
@@ -247,6 +252,20 @@ func batchV2(base int64, attrs uint16, values ...string) []byte {
 	return withCRCs(append(b, recs...))
 }
 
+// wholeBatches is how many bytes of records are whole batches.
+func wholeBatches(records []byte) int {
+	n := 0
+	for rest := records; len(rest) >= 61; {
+		size := 12 + int(int32(binary.BigEndian.Uint32(rest[8:])))
+		if size < 61 || size > len(rest) {
+			break
+		}
+		n += size
+		rest = rest[size:]
+	}
+	return n
+}
+
 // withCRCs sets the CRC of every whole batch in b, in place, and returns b.
 func withCRCs(b []byte) []byte {
 	for rest := b; len(rest) >= 61; {
@@ -324,4 +343,102 @@ func embeddedTopics(ctx context.Context, tb testing.TB, topics ...string) Config
 		tb.Fatal(err)
 	}
 	return bc
+}
+
+// fetchResponse lays out a Fetch v5 response body for one partition of
+// topic t holding records.
+func fetchResponse(records []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, 7) // correlation id
+	b = binary.BigEndian.AppendUint32(b, 0)    // throttle
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = appendString(b, "t")
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = binary.BigEndian.AppendUint32(b, 0) // partition
+	b = binary.BigEndian.AppendUint16(b, 0) // error
+	b = append(b, make([]byte, 8+8+8)...)   // watermarks, log start
+	b = binary.BigEndian.AppendUint32(b, 1) // one aborted transaction
+	b = append(b, make([]byte, 16)...)      // its producer id, first offset
+	b = binary.BigEndian.AppendUint32(b, uint32(len(records)))
+	return append(b, records...)
+}
+
+// checkArriving runs a batchCheck over resp arriving chunk bytes at a time
+// and returns how many bytes of its records it checked.
+func checkArriving(resp []byte, chunk int) int {
+	var c batchCheck
+	for have := 0; have < len(resp); {
+		have = min(len(resp), have+chunk)
+		c.arrived(resp, have)
+	}
+	if c.recEnd <= c.recStart {
+		return 0
+	}
+	return c.done
+}
+
+// TestBatchCheck: Fetch checks the CRCs of whole batches as they arrive,
+// in reads of any size, stops at a bad one or one cut short, and
+// EachRecord then checks what is left and reports the bad CRC as it did.
+func TestBatchCheck(t *testing.T) {
+	one, two, three := batchV2(0, 0, "a", "bc"), batchV2(2, 0, "def"), batchV2(3, 0, "g", "h", "i")
+	whole := slices.Concat(one, two, three)
+	badTwo := slices.Concat(one, two, three)
+	badTwo[len(one)+len(two)-1] ^= 1
+	for _, tc := range []struct {
+		name    string
+		records []byte
+		done    int
+		bad     bool
+	}{
+		{"three batches", whole, len(whole), false},
+		{"a cut batch at the end", slices.Concat(whole, three[:70]), len(whole), false},
+		{"a bad CRC in the second", badTwo, len(one), true},
+		{"a bad CRC in the first", slices.Concat(badTwo[len(one):len(one)+len(two)], one), 0, true},
+		{"a length past the records", slices.Concat(one, two[:12], three), len(one), false},
+		{"no records", nil, 0, false},
+	} {
+		for _, chunk := range []int{1, 7, 61, 100, 1 << 20} {
+			t.Run(fmt.Sprint(tc.name, "/", chunk), func(t *testing.T) {
+				resp := fetchResponse(tc.records)
+				done := checkArriving(resp, chunk)
+				if done != tc.done {
+					t.Fatalf("checked %d bytes of the records, want %d", done, tc.done)
+				}
+				// The outcome is EachRecord's with every CRC checked.
+				records := resp[len(resp)-len(tc.records):]
+				var got, want []int64
+				gn, gerr := eachRecord(records, done, 0, func(r FetchedRecord) bool { got = append(got, r.Offset); return true })
+				wn, werr := EachRecord(records, 0, func(r FetchedRecord) bool { want = append(want, r.Offset); return true })
+				if gn != wn || !slices.Equal(got, want) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
+					t.Fatalf("with checked batches: %v %d %v; all checked again: %v %d %v", got, gn, gerr, want, wn, werr)
+				}
+				if tc.bad && (gerr == nil || !strings.Contains(gerr.Error(), "CRC")) {
+					t.Fatalf("a bad CRC went unreported: %v", gerr)
+				}
+			})
+		}
+	}
+}
+
+// FuzzBatchCheck: whatever the records and however they arrive, taking
+// the batches the check passed as checked changes nothing EachRecord
+// yields or returns.
+func FuzzBatchCheck(f *testing.F) {
+	f.Add(slices.Concat(batchV2(0, 0, "a", "bc"), batchV2(2, 0, "def")), uint16(7))
+	f.Fuzz(func(t *testing.T, records []byte, chunk uint16) {
+		if len(records) > 0 && records[0]&1 == 0 {
+			withCRCs(records)
+		}
+		resp := fetchResponse(records)
+		done := checkArriving(resp, int(chunk)+1)
+		if done > len(records) {
+			t.Fatalf("checked %d of %d bytes", done, len(records))
+		}
+		var got, want []int64
+		gn, gerr := eachRecord(records, done, 0, func(r FetchedRecord) bool { got = append(got, r.Offset); return true })
+		wn, werr := EachRecord(records, 0, func(r FetchedRecord) bool { want = append(want, r.Offset); return true })
+		if gn != wn || !slices.Equal(got, want) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
+			t.Fatalf("with %d bytes checked: %v %d %v; all checked again: %v %d %v", done, got, gn, gerr, want, wn, werr)
+		}
+	})
 }

@@ -45,7 +45,18 @@ var ErrProduceUnsupported = errors.New("broker: raw produce does not authenticat
 type ProduceRecord struct {
 	Key, Value []byte // nil for null
 	Headers    []kafka.Header
+	// ValueCRC, where HasValueCRC, is the CRC-32C (Castagnoli) of Value,
+	// taken by the caller while Value was still in the CPU's caches:
+	// Produce then folds it into the batch's CRC instead of reading
+	// Value again, from memory by then. (A transform worker's examples
+	// are 350 KB messages, eight at a time; checksummed in Produce, they
+	// cost it 0.7% of its CPU.)
+	ValueCRC    uint32
+	HasValueCRC bool
 }
+
+// CastagnoliChecksum is the CRC-32C of b, as ProduceRecord.ValueCRC.
+func CastagnoliChecksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 // DialProduce connects to the leader of topic/partition.
 func (c Config) DialProduce(ctx context.Context, topic string, partition int) (*ProduceConn, error) {
@@ -163,8 +174,13 @@ func (p *ProduceConn) Produce(ctx context.Context, recs []ProduceRecord, timeout
 			crc = crc32.Update(crc, castagnoli, m[max(pc.start, crcFrom):pc.end])
 		}
 		if k < len(recs) && len(recs[k].Value) > 0 {
-			bufs = append(bufs, recs[k].Value)
-			crc = crc32.Update(crc, castagnoli, recs[k].Value)
+			r := &recs[k]
+			bufs = append(bufs, r.Value)
+			if r.HasValueCRC {
+				crc = castagnoliConcat(crc, r.ValueCRC, len(r.Value))
+			} else {
+				crc = crc32.Update(crc, castagnoli, r.Value)
+			}
 		}
 	}
 	binary.BigEndian.PutUint32(m[batch+17:], crc)
@@ -184,7 +200,7 @@ func (p *ProduceConn) Produce(ctx context.Context, recs []ProduceRecord, timeout
 		return fail(err)
 	}
 	var err error
-	if p.resp, err = readResponse(p.conn, p.resp, 1<<20); err != nil {
+	if p.resp, err = readResponse(p.conn, p.resp, 1<<20, nil); err != nil {
 		return fail(err)
 	}
 	base, code, err := parseProduceResponse(p.resp, p.corr, p.topic, p.partition)
@@ -195,6 +211,59 @@ func (p *ProduceConn) Produce(ctx context.Context, recs []ProduceRecord, timeout
 		return 0, fmt.Errorf("broker: produce %d records to %s/%d: %w", len(recs), p.topic, p.partition, kafka.Error(code))
 	}
 	return base, nil
+}
+
+// castagnoliConcat returns the CRC-32C of a followed by b from crcA and
+// crcB, theirs, and b's length: CRCs are remainders of polynomials over
+// GF(2), and a's shifted past b's bytes is crcA times x^(8 len(b)) modulo
+// the CRC's polynomial. (Their pre- and post-inversion cancel out in that
+// sum.) Its cost grows with the logarithm of len(b): a microsecond where
+// reading b would take a hundred.
+func castagnoliConcat(crcA, crcB uint32, lenB int) uint32 {
+	return gfMulMod(xPow8n(lenB), crcA) ^ crcB
+}
+
+// The arithmetic is in the CRC's reflected bit order: bit 31 holds the
+// coefficient of x^0, bit 0 that of x^31.
+const castagnoliPoly = 0x82F63B78
+
+// gfMulMod is a times b modulo the polynomial.
+func gfMulMod(a, b uint32) uint32 {
+	var p uint32
+	for m := uint32(1) << 31; m != 0 && a != 0; m >>= 1 {
+		if a&m != 0 {
+			p ^= b
+			a &^= m
+		}
+		// b times x: shifted one place towards x^31, reduced when it
+		// reaches x^32.
+		if b&1 != 0 {
+			b = b>>1 ^ castagnoliPoly
+		} else {
+			b >>= 1
+		}
+	}
+	return p
+}
+
+// xPow2k[k] is x^(2^k) modulo the polynomial.
+var xPow2k = func() (t [64]uint32) {
+	t[0] = 1 << 30 // x
+	for k := 1; k < len(t); k++ {
+		t[k] = gfMulMod(t[k-1], t[k-1])
+	}
+	return t
+}()
+
+// xPow8n is x^(8n) modulo the polynomial, from the binary digits of 8n.
+func xPow8n(n int) uint32 {
+	p := uint32(1) << 31 // x^0
+	for e, k := uint64(n)*8, 0; e != 0; e, k = e>>1, k+1 {
+		if e&1 != 0 {
+			p = gfMulMod(xPow2k[k], p)
+		}
+	}
+	return p
 }
 
 // parseProduceResponse reads a Produce v3 response (correlation id first)

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -39,6 +40,12 @@ func TestProduceConn(t *testing.T) {
 			{Key: []byte("big"), Value: big},
 		},
 		{{Key: []byte("last"), Value: []byte("after the big one")}},
+		// Values whose CRCs the caller took: the broker checks the batch's.
+		{
+			{Key: []byte("crc"), Value: big[:350_000], ValueCRC: CastagnoliChecksum(big[:350_000]), HasValueCRC: true},
+			{Key: []byte("crc, headers"), Value: []byte("x"), ValueCRC: CastagnoliChecksum([]byte("x")), HasValueCRC: true, Headers: []kafka.Header{{Key: "h", Value: []byte("v")}}},
+			{Key: []byte("no crc"), Value: []byte("y")},
+		},
 	}
 	var want []ProduceRecord
 	next := int64(0)
@@ -114,6 +121,13 @@ func TestProduceConn(t *testing.T) {
 		// The connection is still good after a partition error.
 		if base, err := pc.Produce(ctx, []ProduceRecord{{Value: []byte("fits")}}, time.Second); err != nil || base != 0 {
 			t.Fatalf("after the refusal: offset %d, %v", base, err)
+		}
+	})
+
+	t.Run("a wrong ValueCRC makes a corrupt batch", func(t *testing.T) {
+		_, err := pc.Produce(ctx, []ProduceRecord{{Value: []byte("v"), ValueCRC: CastagnoliChecksum([]byte("w")), HasValueCRC: true}}, time.Second)
+		if !errors.Is(err, kafka.InvalidMessage) {
+			t.Fatalf("a batch with a value's CRC wrong: %v, want InvalidMessage (CORRUPT_MESSAGE)", err)
 		}
 	})
 
@@ -219,5 +233,27 @@ func TestRawConnsOverTLS(t *testing.T) {
 	_, vals, next, err := fetchAll(t, ctx, bc, "tls", 0, 1<<20)
 	if err != nil || next != 2 || vals[0] != "a="+string(value) || vals[1] != "b=short" {
 		t.Fatalf("read back %d records up to %d (%v)", len(vals), next, err)
+	}
+}
+
+// TestCastagnoliConcat: the CRC of two pieces from theirs is the CRC of
+// the whole, for pieces of every length up to past a record batch.
+func TestCastagnoliConcat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	for _, n := range []int{0, 1, 2, 3, 4, 7, 8, 63, 64, 65, 1000, 4096, 65537, 350_000, 1 << 20} {
+		for _, split := range []int{0, 1, n / 3, n} {
+			if split > n {
+				continue
+			}
+			a, b := data[:split], data[split:n]
+			got := castagnoliConcat(CastagnoliChecksum(a), CastagnoliChecksum(b), len(b))
+			if want := CastagnoliChecksum(data[:n]); got != want {
+				t.Fatalf("%d bytes split at %d: %08x, want %08x", n, split, got, want)
+			}
+		}
 	}
 }

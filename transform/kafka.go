@@ -284,7 +284,7 @@ func (f *partitionFetch) next(ctx context.Context, off int64) (int64, error) {
 	// The fetch loop holds one reference to the buffer while it hands out
 	// records; each record holds one until the stage recycles it.
 	ok := true
-	next, err := broker.EachRecord(res.Records, off, func(r broker.FetchedRecord) bool {
+	next, err := res.EachRecord(off, func(r broker.FetchedRecord) bool {
 		buf.refs.Add(1)
 		rec := Record{
 			Position: Position{Topic: f.in.cfg.Topic, Partition: f.partition, Offset: r.Offset, Generation: f.gen},
@@ -699,6 +699,9 @@ type KafkaOutput struct {
 	partIDs []int
 	conns   []*broker.ProduceConn
 	recs    [][]broker.ProduceRecord
+	// crcs holds the CRC-32C of each message of the chunk being written,
+	// taken as it was encoded, for the ProduceConns.
+	crcs []uint32
 }
 
 // Retries of a failed produce, as kafka-go's Writer is configured below.
@@ -808,12 +811,19 @@ func (o *KafkaOutput) Write(ctx context.Context, c *Chunk) error {
 		// holds none of them.
 		vals := o.vals[:0]
 		ends := make([]int, len(c.Batches))
+		o.crcs = o.crcs[:0]
 		for i, b := range c.Batches {
 			var err error
+			start := len(vals)
 			if vals, err = o.enc.AppendEncode(vals, b.Examples); err != nil {
 				return fmt.Errorf("batch %s: %w", b.ID, err)
 			}
 			ends[i] = len(vals)
+			if o.raw {
+				// Its CRC now, while the CPU's caches hold it (see
+				// broker.ProduceRecord.ValueCRC).
+				o.crcs = append(o.crcs, broker.CastagnoliChecksum(vals[start:]))
+			}
 		}
 		msgs := o.msgs[:0]
 		start := 0
@@ -865,9 +875,13 @@ func (o *KafkaOutput) produce(ctx context.Context, msgs ...kafka.Message) error 
 		o.recs[p] = o.recs[p][:0]
 	}
 	var hash kafka.Hash
-	for _, m := range msgs {
+	for i, m := range msgs {
 		p := hash.Balance(m, o.partIDs...)
-		o.recs[p] = append(o.recs[p], broker.ProduceRecord{Key: m.Key, Value: m.Value, Headers: m.Headers})
+		r := broker.ProduceRecord{Key: m.Key, Value: m.Value, Headers: m.Headers}
+		if len(o.crcs) == len(msgs) {
+			r.ValueCRC, r.HasValueCRC = o.crcs[i], true
+		}
+		o.recs[p] = append(o.recs[p], r)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(o.recs))
