@@ -185,7 +185,7 @@ func packChunks(docs iter.Seq[pack.Doc], pk *pack.Packer, keep bool, chunk func(
 		}
 	}
 	for d := range docs {
-		pk.PackInto(d, arena, func(e schemas.Example) { examples = append(examples, e) })
+		examples, _ = pk.AppendPacked(examples, d, arena)
 		if len(examples) >= chunkExamples {
 			flush()
 		}

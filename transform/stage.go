@@ -665,7 +665,9 @@ func (s *Stage) assemble(ctx context.Context, ordered <-chan chan tokenized, chu
 			if o.examples == nil {
 				o.examples = s.examplesBuf()
 			}
-			o.stats.Add(pk.PackInto(t.doc, &o.arena, func(e schemas.Example) { o.examples = append(o.examples, e) }))
+			var st pack.Stats
+			o.examples, st = pk.AppendPacked(o.examples, t.doc, &o.arena)
+			o.stats.Add(st)
 			s.releaseTokens(t.toks)
 		}
 		switch {

@@ -310,7 +310,7 @@ func TestPackStatistics(t *testing.T) {
 		}
 		doc := Doc{ID: f, Source: "test", Sentences: sents}
 		var plain, inArena []schemas.Example
-		p.PackInto(doc, &arena, func(e schemas.Example) { inArena = append(inArena, e) })
+		inArena, _ = p.AppendPacked(inArena, doc, &arena)
 		st.Add(p.Pack(doc, func(e schemas.Example) {
 			plain = append(plain, e)
 			lengths[len(e.InputIDs)]++
@@ -326,7 +326,7 @@ func TestPackStatistics(t *testing.T) {
 		// slices end where it ends, so appending to one cannot overwrite
 		// the next.
 		if !reflect.DeepEqual(inArena, plain) {
-			t.Fatalf("%s: PackInto with an arena gave other examples than Pack", f)
+			t.Fatalf("%s: AppendPacked with an arena gave other examples than Pack", f)
 		}
 		for _, e := range inArena {
 			if cap(e.InputIDs) != len(e.InputIDs) || cap(e.SegmentIDs) != len(e.SegmentIDs) {
