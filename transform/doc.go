@@ -50,9 +50,10 @@
 // the output topic, so the trainer sees a mix across partitions as well.
 //
 // Throughput (make bench, scripts/bench.d/transform.sh; 2 shared cores,
-// one core for the stage). WordPiece alone tokenizes 29-31M tokens per
+// one core for the stage): see "Where it stands" below for the current
+// figures. An earlier state: WordPiece alone tokenized 29-31M tokens per
 // CPU-second on a quiet machine; a stage from documents in a topic to
-// acknowledged example batches does 19-21M, a ratio of 0.67-0.69 in the
+// acknowledged example batches did 19-21M, a ratio of 0.67-0.69 in the
 // medians of make bench's five runs (single runs 0.57-0.73; the goal is
 // 0.70). That was not repeated since: on 2026-12-05 make bench printed
 // medians of 0.48-0.74 within an hour, 0.59 (0.58-0.62) in its fastest
@@ -69,7 +70,71 @@
 // (other tenants' load moves the tokenizer-alone figure by 20% or more
 // within a minute) the medians fall to 0.55-0.66.
 //
-// Where it stands (2026-12-06, night, with examples produced by
+// Where it stands (2026-12-07, after the changes below): four runs of the
+// transform benchmark printed medians of 0.73, 0.71, 0.71 and 0.71 (single
+// steady runs 0.62-0.73, best-of-five 0.71-0.73), WordPiece alone at
+// 36M tokens per CPU-second and the stage at 26M; the steps in sequence
+// reach 0.81 of WordPiece alone, Stage.Run in memory 0.79.
+//
+// How the stage's CPU was measured for these changes: perf at 4 kHz over
+// the benchmark process, only the samples inside the timed runs (a
+// throwaway build printed each run's CLOCK_MONOTONIC bounds; perf record
+// -k CLOCK_MONOTONIC), each sample put in one part by its call stack. With
+// 6,000-13,000 samples a part's share is good to about 0.3 points, where
+// end-to-end ratios of single runs swing by 3-5. After the changes:
+// WordPiece 72% (the per-line call into it 1% more, as alone), token-id
+// LZ4 7.6%, the Kafka input 4.3% (the kernel's copy of responses 2%),
+// JSON decoding 3%, packing 3%, laying out the batch columns 2.1%, the
+// rest of encoding 1.8% (pierrec's LZ4 of the doc ids 0.6%, the segment
+// ids' run LZ4 0.5%), producing 2% (the kernel's copy 0.8%), scheduling
+// and signals 0.7%, shuffling 0.5%, kafka-go's group protocol 0.4%,
+// garbage collection 0.3%.
+//
+// What moved it (2026-12-07), each measured that way or with
+// BenchmarkStageParts in interleaved pairs:
+//   - Data read while it is in the caches. The Kafka input checked each
+//     record batch's CRC-32C once the whole response (2-3 MB) was in, by
+//     then out of L2: 6 GB/s against 30 GB/s from the caches, 1.4% of the
+//     stage. broker.FetchConn now reads 128 KiB at a time and checks each
+//     batch as its bytes arrive: 0.4% (512 KiB reads: 0.6%). KafkaOutput
+//     takes each message's CRC right after encoding it and
+//     broker.ProduceConn folds it into the batch's (GF(2) arithmetic, a
+//     microsecond): 0.7% to 0.3%. (The microbenchmark below that found
+//     0.1% for the fetch side had its data in the cache.)
+//   - Prefetching what the CPU cannot foresee: the shuffled examples'
+//     rows eight ahead while laying out a batch (3.1% to 2.1%), and the
+//     first lines of the page two ahead in the text scan, since the CPU's
+//     own prefetcher stops at 4 KiB pages (decoding 3.5% to 2.9%; a whole
+//     page ahead: 3.4%, the prefetches then wait on memory themselves).
+//   - Segment ids as slices of one shared run of L 0s and L 1s, not
+//     written per example, and tokens copied once into the example:
+//     packing 1.30 to 1.20 ns per token, encoding 3.99 to 3.89,
+//     Stage.Run in memory 0.766 to 0.776 of WordPiece alone.
+//   - The token-id LZ4 copies literal runs of up to 64 bytes with four
+//     vector moves (runs of 33-64 bytes had gone through copy, behind a
+//     mispredicted branch): 3.43 to 3.22 ns per word.
+//   - Lines without escapes are tokenized where they lie in the message;
+//     the text was unescaped whole into a scratch buffer before (decoding
+//     and splitting 0.975 to 0.94 ns per token).
+//
+// Tried the same day, no gain: the LZ4 table kept across a frame's blocks
+// without clearing (3.4 to 3.9 ns per word: a cleared slot sends the
+// verification load to word 0, in L1, a stale one anywhere in the block);
+// the second LZ4 pass as a function of its own with fewer live values, and
+// the match's end from one 8-byte compare (neither moved it: the loop is
+// bound by instructions and mispredictions, ~36 cycles a sequence); 32K-
+// and 16K-entry tables (5% and 8% faster for 0.8% and 2.2% less
+// compression: not taken); prefetching a whole document before decoding
+// it (decoding fell 1.2 points, the prefetch loop took 1.0); prefetching
+// the arena's next page for writing (0.2 points, within the spread);
+// reading the trie through after each written chunk, to have it back in
+// L2 (within the spread); 128 KiB reads without checking as they arrive
+// (no change); transparent huge pages for the whole heap (the stage's CPU
+// did not move); appending examples field by field (perf showed a store
+// forwarding stall on the Example built on the stack; removing it left
+// packing's time as it was: its cost is the first touch of cold memory).
+//
+// Before that (2026-12-06, night, with examples produced by
 // broker.ProduceConn, below): make bench printed a median of 0.69
 // (0.68-0.69, best-of-five 0.68) and the transform benchmark alone,
 // later, 0.68 (0.62-0.72, best-of 0.69), with WordPiece alone at 36M
