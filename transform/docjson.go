@@ -82,40 +82,33 @@ func fastDocument(b []byte, scratch *docScratch) (schemas.Document, bool) {
 			if j >= len(b) || b[j] != ':' {
 				return d, false
 			}
+			var k int
 			if string(key) == "text" {
 				// A repeated key: the last counts.
 				scratch.sents = scratch.sents[:0]
-				var k int
 				scratch.textLen, scratch.blank, k, ok = jsonText(b, skipSpace(b, j+1), &buf, &scratch.sents)
 				if !ok {
 					return d, false
 				}
-				var more bool
-				if i, more, ok = nextKey(b, k); !ok {
+			} else {
+				var val []byte
+				if val, k, ok = jsonString(b, skipSpace(b, j+1), &buf); !ok {
 					return d, false
 				}
-				if !more {
-					break
+				switch string(key) {
+				case "id":
+					d.ID = string(val)
+				case "source":
+					d.Source = string(val)
+				case "title":
+					d.Title = alias(val)
+				case "url":
+					d.URL = alias(val)
+				case "lang":
+					d.Lang = alias(val)
+				default:
+					return d, false
 				}
-				continue
-			}
-			val, k, ok := jsonString(b, skipSpace(b, j+1), &buf)
-			if !ok {
-				return d, false
-			}
-			switch string(key) {
-			case "id":
-				d.ID = string(val)
-			case "source":
-				d.Source = string(val)
-			case "title":
-				d.Title = alias(val)
-			case "url":
-				d.URL = alias(val)
-			case "lang":
-				d.Lang = alias(val)
-			default:
-				return d, false
 			}
 			var more bool
 			if i, more, ok = nextKey(b, k); !ok {
