@@ -132,7 +132,11 @@
 // (no change); transparent huge pages for the whole heap (the stage's CPU
 // did not move); appending examples field by field (perf showed a store
 // forwarding stall on the Example built on the stack; removing it left
-// packing's time as it was: its cost is the first touch of cold memory).
+// packing's time as it was: its cost is the first touch of cold memory);
+// writing the segment ids' LZ4 frame from each example's shape (0s, then
+// 1s) without laying the column out or scanning it, byte for byte the
+// frame runCompressor writes (checking the shapes and emitting from the
+// runs cost what the layout and the scan had, 7% of encoding either way).
 //
 // Before that (2026-12-06, night, with examples produced by
 // broker.ProduceConn, below): make bench printed a median of 0.69
