@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/electra-go/electra/broker"
 	"github.com/electra-go/electra/schemas"
@@ -89,6 +90,20 @@ var timedProfile = flag.String("transform.timedprofile", "", "write CPU profiles
 var timedTrace = flag.String("transform.timedtrace", "", "write an execution trace of BenchmarkEndToEnd's timed run to this file")
 
 var timedMemProfile = flag.String("transform.timedmemprofile", "", "write heap profiles from before (FILE.before) and after (FILE) BenchmarkEndToEnd's timed run")
+
+// timedWindows marks the timed runs for a sampling profiler outside the
+// process (scripts/stageprofile.sh): perf's samples of the stage alone,
+// kernel work included, where a profile of the whole benchmark is mostly
+// setting up the corpus and the tokenizer-alone runs.
+var timedWindows = flag.Bool("transform.timedwindows", false, "print the CLOCK_MONOTONIC bounds of BenchmarkEndToEnd's timed runs to stderr, as WINDOW start|end SECONDS lines (for perf record -k CLOCK_MONOTONIC)")
+
+// window prints a WINDOW line (timedWindows).
+func window(edge string) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err == nil {
+		fmt.Fprintf(os.Stderr, "WINDOW %s %d.%09d\n", edge, ts.Sec, ts.Nsec)
+	}
+}
 
 func writeHeapProfile(b *testing.B, name string) {
 	runtime.GC() // the profile is as of the last collection
@@ -390,6 +405,10 @@ func runStage(ctx context.Context, b *testing.B, bc broker.Config, st *Stage, ou
 	if timed && *timedMemProfile != "" {
 		writeHeapProfile(b, *timedMemProfile+".before")
 		defer writeHeapProfile(b, *timedMemProfile)
+	}
+	if timed && *timedWindows {
+		window("start")
+		defer window("end")
 	}
 	wall0, cpu0 := time.Now(), cpuTime()
 	ru0, io0 := rusage(), procIO()

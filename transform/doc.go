@@ -76,10 +76,11 @@
 // 36M tokens per CPU-second and the stage at 26M; the steps in sequence
 // reach 0.81 of WordPiece alone, Stage.Run in memory 0.79.
 //
-// How the stage's CPU was measured for these changes: perf at 4 kHz over
-// the benchmark process, only the samples inside the timed runs (a
-// throwaway build printed each run's CLOCK_MONOTONIC bounds; perf record
-// -k CLOCK_MONOTONIC), each sample put in one part by its call stack. With
+// How the stage's CPU was measured for these changes
+// (scripts/stageprofile.sh): perf at 4 kHz over the benchmark process,
+// only the samples inside the timed runs (-transform.timedwindows prints
+// each run's CLOCK_MONOTONIC bounds; perf record -k CLOCK_MONOTONIC), each
+// sample put in one part by its call stack. With
 // 6,000-13,000 samples a part's share is good to about 0.3 points, where
 // end-to-end ratios of single runs swing by 3-5. After the changes:
 // WordPiece 72% (the per-line call into it 1% more, as alone), token-id
