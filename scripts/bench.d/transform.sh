@@ -22,7 +22,8 @@
 #    tokenizer-alone figures differ by more than 10% (the machine's speed
 #    moved during the run) are listed but left out of the median, unless
 #    every run is. The result is the median over BENCHCOUNT runs (default
-#    5), with the range. Load from other tenants only ever slows a run, so
+#    9: single runs swing by 3-5%, and a run costs about 3 s), with the
+#    range. Load from other tenants only ever slows a run, so
 #    the best figure of each kind over all runs is printed too, and its
 #    ratio: the estimate least moved by the machine's noise.
 # The broker's CPU is not counted (a Kafka cluster runs elsewhere), but it
@@ -59,7 +60,7 @@ median='
 # whatever profiling costs counts against the stage, never for it.
 prof=$(mktemp -d)
 trap 'rm -rf "$prof"' EXIT
-out=$(go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -count "${BENCHCOUNT:-5}" ./transform/ -transform.timedprofile "$prof/stage.prof" 2>&1) || { echo "$out"; exit 1; }
+out=$(go test -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -count "${BENCHCOUNT:-9}" ./transform/ -transform.timedprofile "$prof/stage.prof" 2>&1) || { echo "$out"; exit 1; }
 echo "$out" | grep -E '^Benchmark'
 echo "$out" | awk "$median"'
   /^BenchmarkEndToEnd/ {
