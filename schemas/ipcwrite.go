@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/electra-go/electra/internal/prefetch"
 )
 
 // ExamplesEncoder writes batches of examples as examples messages: the
@@ -152,7 +154,7 @@ func (e *ExamplesEncoder) columns(examples []Example) error {
 		// benchmark).
 		if i+prefetchAhead < n {
 			if ids := examples[i+prefetchAhead].InputIDs; len(ids) > 0 {
-				prefetch(unsafe.Pointer(unsafe.SliceData(ids)), 4*len(ids))
+				prefetch.Range(uintptr(unsafe.Pointer(unsafe.SliceData(ids))), 4*len(ids))
 			}
 		}
 		k := len(ex.InputIDs)

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/electra-go/electra/internal/prefetch"
 	"github.com/electra-go/electra/schemas"
 )
 
@@ -282,7 +283,7 @@ func jsonText(b []byte, i int, buf *[]byte, sents *[]string) (n int, blank bool,
 	nextPage := (base + uintptr(i) + textPrefetchAhead) &^ (pageSize - 1)
 	for {
 		for nextPage <= base+uintptr(i)+textPrefetchAhead {
-			prefetchLines(nextPage, 4)
+			prefetch.Range(nextPage, 4*64)
 			nextPage += pageSize
 		}
 		k, h := jsonStop(b[i:])

@@ -24,9 +24,3 @@ func jsonStopBlocks(s []byte) (n int, high, stopped bool) {
 	n, high = jsonStopAVX2(s)
 	return n, high, n < len(s)&^31
 }
-
-// prefetchLines asks the CPU to bring the n cache lines from addr into
-// its caches. addr is a uintptr, not a pointer: it may lie past the end
-// of what the caller holds, where a prefetch is harmless and a pointer
-// would not be.
-func prefetchLines(addr uintptr, n int)

@@ -53,20 +53,3 @@ done:
 	TESTL DX, DX
 	SETNE high+32(FP)
 	RET
-
-// func prefetchLines(addr uintptr, n int)
-//
-// PREFETCHT0 for the n cache lines from addr; a prefetch never faults, so
-// addr may be anywhere.
-TEXT ·prefetchLines(SB), NOSPLIT, $0-16
-	MOVQ addr+0(FP), AX
-	MOVQ n+8(FP), CX
-pfloop:
-	TESTQ CX, CX
-	JLE   pfdone
-	PREFETCHT0 (AX)
-	ADDQ $64, AX
-	DECQ CX
-	JMP  pfloop
-pfdone:
-	RET

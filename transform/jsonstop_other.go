@@ -6,5 +6,3 @@ package transform
 var hasAVX2 = false
 
 func jsonStopBlocks([]byte) (n int, high, stopped bool) { return 0, false, false }
-
-func prefetchLines(uintptr, int) {}

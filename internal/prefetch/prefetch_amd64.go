@@ -1,0 +1,3 @@
+package prefetch
+
+func prefetchRange(addr uintptr, n int)
