@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/electra-go/electra/schemas"
 )
@@ -134,7 +135,9 @@ func New(cfg Config) (*Packer, error) {
 		return nil, err
 	}
 	segRuns := make([]int8, 2*cfg.MaxSeqLength)
-	fillOnes(segRuns[cfg.MaxSeqLength:])
+	for i := cfg.MaxSeqLength; i < len(segRuns); i++ {
+		segRuns[i] = 1
+	}
 	return &Packer{cfg: cfg, source: docRNG, segRuns: segRuns}, nil
 }
 
@@ -271,8 +274,7 @@ func (p *Packer) create(dst []schemas.Example, rng draws, target int, doc Doc, a
 	}
 	// Which segment each sentence joins is decided first, from lengths
 	// alone, and the tokens are then copied once, straight into the
-	// example: copying them into A and B buffers first, and from there
-	// into the example, cost packing a third of its time.
+	// example, not into A and B buffers first.
 	inFirst := p.inFirst[:0]
 	nFirst, nSecond := 0, 0
 	for _, s := range p.cur {
@@ -303,18 +305,17 @@ func (p *Packer) create(dst []schemas.Example, rng draws, target int, doc Doc, a
 	} else {
 		st.SingleSegment++
 	}
+	// Segment ids are [CLS] A [SEP] as 0s and B [SEP] as 1s: a slice of
+	// one shared run of L 0s and L 1s. Written per example into the
+	// arena, they were a fifth of its memory traffic, and a second place
+	// the encoder read from when it lays out a batch. Pack's examples own
+	// copies.
+	segs := p.segRuns[l-(2+keptFirst):][:n:n]
 	var ids []int32
-	var segs []int8
 	if a != nil {
-		// Segment ids are [CLS] A [SEP] as 0s and B [SEP] as 1s, a slice
-		// of one shared run of L 0s and L 1s: written per example, they
-		// were a fifth of the arena's memory traffic, and a second place
-		// the encoder read from when it lays out a batch.
 		ids = a.take(n)
-		segs = p.segRuns[l-(2+keptFirst):][:n:n]
 	} else {
-		ids, segs = make([]int32, n), make([]int8, n)
-		fillOnes(segs[2+keptFirst:])
+		ids, segs = make([]int32, n), slices.Clone(segs)
 	}
 	ids[0] = p.cfg.CLS
 	// A fills ids[1:1+keptFirst], B ids[2+keptFirst:2+keptFirst+keptSecond],
@@ -331,30 +332,5 @@ func (p *Packer) create(dst []schemas.Example, rng draws, target int, doc Doc, a
 	if keptSecond > 0 {
 		ids[n-1] = p.cfg.SEP
 	}
-	// Field by field into the slice: a composite literal is built on the
-	// stack and copied, word stores read back sixteen bytes at a time,
-	// which the CPU cannot forward from its store buffer (perf put a
-	// stall there; removing it did not change packing's time, whose
-	// cost is the examples' first touch of cold memory).
-	dst = append(dst, schemas.Example{})
-	e := &dst[len(dst)-1]
-	e.InputIDs, e.SegmentIDs = ids, segs
-	e.DocID, e.Source = doc.ID, doc.Source
-	return dst
-}
-
-// ones is a run of segment id 1 to copy from: a loop setting one byte at a
-// time took a fifth of create's time.
-var ones = func() (b [512]int8) {
-	for i := range b {
-		b[i] = 1
-	}
-	return
-}()
-
-// fillOnes sets every element of s to 1.
-func fillOnes(s []int8) {
-	for len(s) > 0 {
-		s = s[copy(s, ones[:]):]
-	}
+	return append(dst, schemas.Example{InputIDs: ids, SegmentIDs: segs, DocID: doc.ID, Source: doc.Source})
 }
