@@ -126,11 +126,6 @@ func fastDocument(b []byte, scratch *docScratch) (schemas.Document, bool) {
 	return d, true
 }
 
-const (
-	pageSize          = 4 << 10
-	textPrefetchAhead = 2 * pageSize
-)
-
 // nextKey reads what follows a value at b[k]: a comma, after which it
 // returns the index of the next key and more, or the object's end, after
 // which it returns the index past it.
@@ -255,6 +250,13 @@ func hex4(b []byte, i int) (uint64, bool) {
 	v, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
 	return v, err == nil
 }
+
+// The text scan asks for the first lines of the page textPrefetchAhead
+// bytes ahead whenever it enters a page (see jsonText).
+const (
+	pageSize          = 4 << 10
+	textPrefetchAhead = 2 * pageSize
+)
 
 // jsonText reads the JSON string at b[i] == '"' that is a document's
 // text and appends its sentences to *sents: its lines, without the '\r's
