@@ -273,11 +273,7 @@ func (c *batchCheck) locate(b []byte) bool {
 		c.stopped = d.err == nil
 		return false
 	}
-	d.skip(4 + 2 + 8 + 8 + 8) // partition, error, watermarks, log start
-	if n := d.int32(); n > 0 {
-		d.skip(16 * int(n)) // aborted transactions
-	}
-	rn := d.int32()
+	rn := d.fetchPartition().records
 	if d.err != nil {
 		return false // more to come
 	}
@@ -301,24 +297,16 @@ func (f *FetchConn) parse(b []byte) (FetchResult, error) {
 	var res FetchResult
 	found := false
 	eachPartition(&d, func(topic string) {
-		p := d.int32()
-		code := d.int16()
-		hw := d.int64()
-		d.int64() // last stable offset
-		ls := d.int64()
-		if n := d.count(); n > 0 {
-			d.skip(16 * n) // aborted transactions: producer id, first offset
-		}
-		rn := d.int32()
+		h := d.fetchPartition()
 		var recs []byte
-		if rn > 0 {
-			recs = d.bytes(int(rn))
+		if h.records > 0 {
+			recs = d.bytes(int(h.records))
 		}
-		if d.err == nil && topic == f.topic && p == f.partition {
+		if d.err == nil && topic == f.topic && h.partition == f.partition {
 			found = true
-			res = FetchResult{HighWatermark: hw, LogStartOffset: ls, Records: recs}
-			if code != 0 {
-				res.Err = kafka.Error(code)
+			res = FetchResult{HighWatermark: h.highWatermark, LogStartOffset: h.logStart, Records: recs}
+			if h.code != 0 {
+				res.Err = kafka.Error(h.code)
 			}
 		}
 	})
@@ -329,6 +317,30 @@ func (f *FetchConn) parse(b []byte) (FetchResult, error) {
 		return FetchResult{}, errors.New("fetch response without the partition asked for")
 	}
 	return res, nil
+}
+
+// fetchPartitionHead is what a Fetch v5 response says of a partition
+// before its records.
+type fetchPartitionHead struct {
+	partition               int32
+	code                    int16
+	highWatermark, logStart int64
+	records                 int32 // their size in bytes
+}
+
+// fetchPartition reads a partition's fields up to its records.
+func (d *decoder) fetchPartition() fetchPartitionHead {
+	var h fetchPartitionHead
+	h.partition = d.int32()
+	h.code = d.int16()
+	h.highWatermark = d.int64()
+	d.int64() // last stable offset
+	h.logStart = d.int64()
+	if n := d.count(); n > 0 {
+		d.skip(16 * n) // aborted transactions: producer id, first offset
+	}
+	h.records = d.int32()
+	return h
 }
 
 // FetchedRecord is a record in place in a fetch response.
