@@ -90,7 +90,11 @@ func runExperiment(ctx context.Context, args []string) error {
 	if *lr > 0 {
 		c.LearningRate = *lr
 	}
-	tk, err := wordpiece.Load(*vocab)
+	path, err := resolveVocab(*vocab)
+	if err != nil {
+		return err
+	}
+	tk, err := wordpiece.Load(path)
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,6 @@ func init() {
 	})
 }
 
-const defaultVocab = ".cache/vocab/bert-base-uncased-vocab.txt"
-
 func runExportModel(ctx context.Context, args []string) error {
 	fs := newFlags("export-model", "--checkpoint DIR|FILE --out DIR [--generator]",
 		"Writes the discriminator of a training checkpoint as a HuggingFace ElectraForPreTraining\n"+
@@ -44,13 +42,17 @@ func runExportModel(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
+	vocabPath, err := resolveVocab(*vocab)
+	if err != nil {
+		return err
+	}
 	defer torch.LockThread()()
 	m, path, st, err := loadCheckpoint(*ckpt)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if err := hf.ExportModel(*out, m, *withGen, hf.Tokenizer{VocabPath: *vocab, DoLowerCase: *lower, MaxLength: m.Config.MaxPositions}); err != nil {
+	if err := hf.ExportModel(*out, m, *withGen, hf.Tokenizer{VocabPath: vocabPath, DoLowerCase: *lower, MaxLength: m.Config.MaxPositions}); err != nil {
 		return err
 	}
 	slog.Info("exported", "checkpoint", path, "step", st.Step, "out", *out, "generator", *withGen,

@@ -45,9 +45,13 @@ func runInspect(ctx context.Context, args []string) error {
 		dirs = append(dirs, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	tok, err := wordpiece.Load(*vocab)
+	path, err := resolveVocab(*vocab)
 	if err != nil {
-		return fmt.Errorf("loading vocab %s: %w", *vocab, err)
+		return err
+	}
+	tok, err := wordpiece.Load(path)
+	if err != nil {
+		return fmt.Errorf("loading vocab %s: %w", path, err)
 	}
 	ins := &inspection{tok: tok, show: *show, sources: map[string]int64{}}
 	switch {

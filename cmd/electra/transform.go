@@ -66,9 +66,12 @@ func runTransform(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *vocab, err = resolveVocab(*vocab); err != nil {
+		return err
+	}
 	tok, err := wordpiece.Load(*vocab)
 	if err != nil {
-		return fmt.Errorf("loading vocab %s: %w (run `make setup` for the default one)", *vocab, err)
+		return fmt.Errorf("loading vocab %s: %w", *vocab, err)
 	}
 	st, err := transform.New(transform.Config{
 		MaxSeqLength: *maxLen, Seed: *seed, Workers: *workers, BatchRows: *batchRows,
