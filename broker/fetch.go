@@ -227,20 +227,20 @@ func (c *batchCheck) arrived(b []byte, have int) {
 	for !c.stopped {
 		if !c.inBatch {
 			s := c.next
-			if s+61 > c.recEnd {
+			if s+batchHeaderLen > c.recEnd {
 				c.stopped = true // no whole batch left
 				return
 			}
-			if s+21 > have {
+			if s+batchCRCFrom > have {
 				return // its header is not in yet
 			}
 			size := 12 + int(int32(binary.BigEndian.Uint32(b[s+8:])))
-			if size < 61 || size > c.recEnd-s {
+			if size < batchHeaderLen || size > c.recEnd-s {
 				c.stopped = true
 				return
 			}
-			c.inBatch, c.end, c.at = true, s+size, s+21
-			c.want, c.is = binary.BigEndian.Uint32(b[s+17:]), 0
+			c.inBatch, c.end, c.at = true, s+size, s+batchCRCFrom
+			c.want, c.is = binary.BigEndian.Uint32(b[s+batchCRCAt:]), 0
 		}
 		if upto := min(have, c.end); upto > c.at {
 			c.is = crc32.Update(c.is, castagnoli, b[c.at:upto])
@@ -363,10 +363,10 @@ func EachRecord(records []byte, from int64, yield func(FetchedRecord) bool) (int
 // verified bytes of records taken as checked.
 func eachRecord(records []byte, verified int, from int64, yield func(FetchedRecord) bool) (int64, error) {
 	next := from
-	for len(records) >= 61 {
+	for len(records) >= batchHeaderLen {
 		base := int64(binary.BigEndian.Uint64(records))
 		size := 12 + int(int32(binary.BigEndian.Uint32(records[8:])))
-		if size < 61 {
+		if size < batchHeaderLen {
 			return next, fmt.Errorf("broker: record batch at offset %d: length %d", base, size-12)
 		}
 		if size > len(records) {
@@ -380,22 +380,22 @@ func eachRecord(records []byte, verified int, from int64, yield func(FetchedReco
 		if last < next {
 			continue // all before the offset asked for
 		}
-		attrs := binary.BigEndian.Uint16(batch[21:])
+		attrs := binary.BigEndian.Uint16(batch[batchCRCFrom:])
 		if magic := batch[16]; magic != 2 || attrs&7 != 0 {
 			return max(next, base), fmt.Errorf("%w: at offset %d (magic %d, compression %d)", ErrBatchUnsupported, base, batch[16], attrs&7)
 		}
 		// As kafka-go's reader does: CRC-32C of everything after the
 		// CRC field.
 		if !checked {
-			if crc := crc32.Checksum(batch[21:], castagnoli); crc != binary.BigEndian.Uint32(batch[17:]) {
-				return next, fmt.Errorf("broker: record batch at offset %d: CRC-32C %08x, computed %08x", base, binary.BigEndian.Uint32(batch[17:]), crc)
+			if crc := crc32.Checksum(batch[batchCRCFrom:], castagnoli); crc != binary.BigEndian.Uint32(batch[batchCRCAt:]) {
+				return next, fmt.Errorf("broker: record batch at offset %d: CRC-32C %08x, computed %08x", base, binary.BigEndian.Uint32(batch[batchCRCAt:]), crc)
 			}
 		}
 		if attrs&0x20 != 0 { // control batch
 			next = last + 1
 			continue
 		}
-		d := decoder{b: batch[61:]}
+		d := decoder{b: batch[batchHeaderLen:]}
 		for range int(int32(binary.BigEndian.Uint32(batch[57:]))) {
 			n := d.varint()
 			if n <= 0 || n > int64(len(d.b)) {
@@ -425,6 +425,14 @@ func eachRecord(records []byte, verified int, from int64, yield func(FetchedReco
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Where a record batch (format v2) keeps what its readers and writer look
+// at, from its start: its base offset and length come first, at 0 and 8.
+const (
+	batchCRCAt     = 17 // the CRC-32C
+	batchCRCFrom   = 21 // the attributes, where the CRC's bytes start
+	batchHeaderLen = 61 // the fields before the records, their count last
+)
 
 // watch bounds conn's reads and writes by timeout and makes ctx's end
 // interrupt them; the returned function stops watching ctx.

@@ -164,7 +164,7 @@ func (p *ProduceConn) Produce(ctx context.Context, recs []ProduceRecord, timeout
 	p.meta = m
 
 	// CRC-32C from the attributes to the end, over the pieces in order.
-	crcFrom := batch + 21
+	crcFrom := batch + batchCRCFrom
 	bufs := p.bufs[:0]
 	crc := uint32(0)
 	for k, pc := range pieces {
@@ -183,7 +183,7 @@ func (p *ProduceConn) Produce(ctx context.Context, recs []ProduceRecord, timeout
 			}
 		}
 	}
-	binary.BigEndian.PutUint32(m[batch+17:], crc)
+	binary.BigEndian.PutUint32(m[batch+batchCRCAt:], crc)
 
 	defer watch(ctx, p.conn, timeout+30*time.Second)()
 	fail := func(err error) (int64, error) {
