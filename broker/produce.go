@@ -121,7 +121,7 @@ func (p *ProduceConn) Produce(ctx context.Context, recs []ProduceRecord, timeout
 	// value from where it lies, then its headers here. pieces[k] is where
 	// the k-th piece of meta ends; a value goes between each pair.
 	type piece struct{ start, end int }
-	pieces := make([]piece, 0, 2*len(recs)+1)
+	pieces := make([]piece, 0, len(recs)+1)
 	start := 0
 	for i, r := range recs {
 		// The record's fields before its value, then its headers, in
